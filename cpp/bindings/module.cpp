@@ -1,0 +1,426 @@
+// fastinfer._core: argument conversion, GIL release, exception translation
+// and registration. No algorithms live here.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "fastinfer/backends/opencv_dnn.hpp"
+#include "fastinfer/darknet_cfg.hpp"
+#include "fastinfer/decode_yolo.hpp"
+#include "fastinfer/draw.hpp"
+#include "fastinfer/errors.hpp"
+#include "fastinfer/image_io.hpp"
+#include "fastinfer/nms.hpp"
+#include "fastinfer/preprocess.hpp"
+#include "numpy_views.hpp"
+
+namespace py = pybind11;
+using namespace fastinfer;
+using fastinfer::bindings::float_array;
+using fastinfer::bindings::image_to_numpy;
+using fastinfer::bindings::image_view;
+using fastinfer::bindings::mat_to_numpy;
+using fastinfer::bindings::shape_of;
+using fastinfer::bindings::to_numpy;
+
+namespace {
+
+PyObject* g_base_error = nullptr;
+PyObject* g_model_load_error = nullptr;
+PyObject* g_invalid_input_error = nullptr;
+PyObject* g_backend_error = nullptr;
+
+PyObject* new_exception(py::module_& m, const char* name, PyObject* bases, const char* doc) {
+  const std::string qualified = std::string("fastinfer._core.") + name;
+  PyObject* type = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases, nullptr);
+  if (!type) throw py::error_already_set();
+  m.add_object(name, py::handle(type));  // the module keeps a reference
+  return type;
+}
+
+void register_exceptions(py::module_& m) {
+  g_base_error = new_exception(m, "FastInferError", PyExc_Exception, "Base class of every fastinfer error.");
+  g_model_load_error = new_exception(m, "ModelLoadError", g_base_error,
+                                     "A model, cfg, weights or labels file cannot be used.");
+  py::tuple invalid_bases = py::make_tuple(py::handle(g_base_error), py::handle(PyExc_ValueError));
+  g_invalid_input_error = new_exception(m, "InvalidInputError", invalid_bases.ptr(),
+                                        "An argument or input is not what the call needs.");
+  g_backend_error = new_exception(m, "BackendError", g_base_error, "An inference backend failed.");
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const InvalidInputError& e) {
+      PyErr_SetString(g_invalid_input_error, e.what());
+    } catch (const ModelLoadError& e) {
+      PyErr_SetString(g_model_load_error, e.what());
+    } catch (const BackendError& e) {
+      PyErr_SetString(g_backend_error, e.what());
+    } catch (const Error& e) {
+      PyErr_SetString(g_base_error, e.what());
+    } catch (const cv::Exception& e) {
+      PyErr_SetString(g_backend_error, (std::string("OpenCV: ") + e.what()).c_str());
+    }
+  });
+}
+
+// Images given as one array or a list of arrays, as BGR views (converted
+// copies only for grayscale/BGRA). `keep` holds the numpy objects alive.
+std::vector<cv::Mat> bgr_images(const py::object& images, std::vector<py::array>& keep) {
+  std::vector<py::object> items;
+  if (py::isinstance<py::array>(images)) {
+    items.push_back(images);
+  } else if (py::isinstance<py::list>(images) || py::isinstance<py::tuple>(images)) {
+    for (py::handle h : images) items.push_back(py::reinterpret_borrow<py::object>(h));
+  } else {
+    throw InvalidInputError("images must be a numpy array or a list of them, got " +
+                            py::str(py::type::of(images)).cast<std::string>());
+  }
+  if (items.empty()) throw InvalidInputError("images is an empty list");
+  std::vector<cv::Mat> mats;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!py::isinstance<py::array>(items[i])) {
+      throw InvalidInputError("images[" + std::to_string(i) + "] must be a numpy array, got " +
+                              py::str(py::type::of(items[i])).cast<std::string>());
+    }
+    keep.push_back(items[i].cast<py::array>());
+    mats.push_back(image_view(keep.back(), "images[" + std::to_string(i) + "]"));
+  }
+  return mats;
+}
+
+std::array<double, 3> triple(const std::vector<double>& v, const char* what) {
+  if (v.size() == 1) return {v[0], v[0], v[0]};
+  if (v.size() != 3) {
+    throw InvalidInputError(std::string(what) + " must have 1 or 3 values, got " + std::to_string(v.size()));
+  }
+  return {v[0], v[1], v[2]};
+}
+
+py::tuple make_blob_py(const py::object& images, std::pair<int, int> size, const std::string& mode, bool swap_rb,
+                    double scale, const std::vector<double>& mean, const std::vector<double>& std_,
+                    double pad_value) {
+  BlobParams p;
+  p.width = size.first;
+  p.height = size.second;
+  p.mode = parse_resize_mode(mode);
+  p.swap_rb = swap_rb;
+  p.scale = scale;
+  p.mean = triple(mean, "mean");
+  p.std = triple(std_, "std");
+  p.pad_value = pad_value;
+  p.validate();
+  std::vector<py::array> keep;
+  std::vector<cv::Mat> mats = bgr_images(images, keep);
+  const py::ssize_t n = static_cast<py::ssize_t>(mats.size());
+  py::array_t<float> blob({n, py::ssize_t{3}, static_cast<py::ssize_t>(p.height), static_cast<py::ssize_t>(p.width)});
+  float* out = blob.mutable_data();
+  std::vector<Transform> transforms;
+  {
+    py::gil_scoped_release release;
+    for (cv::Mat& m : mats) m = to_bgr(m);
+    transforms = make_blob(mats, p, out);
+  }
+  std::vector<double> record;
+  for (const Transform& t : transforms) {
+    record.insert(record.end(), {t.scale_x, t.scale_y, t.pad_x, t.pad_y, static_cast<double>(t.image_width),
+                                 static_cast<double>(t.image_height)});
+  }
+  return py::make_tuple(blob, to_numpy(std::move(record), {n, 6}));
+}
+
+Transform transform_from_row(const double* r) {
+  Transform t;
+  t.scale_x = static_cast<float>(r[0]);
+  t.scale_y = static_cast<float>(r[1]);
+  t.pad_x = static_cast<float>(r[2]);
+  t.pad_y = static_cast<float>(r[3]);
+  t.image_width = static_cast<int>(r[4]);
+  t.image_height = static_cast<int>(r[5]);
+  if (!(t.scale_x > 0 && t.scale_y > 0) || t.image_width <= 0 || t.image_height <= 0) {
+    throw InvalidInputError("transforms rows must hold positive scales and image sizes");
+  }
+  return t;
+}
+
+py::tuple detection_tuple(DetectionArrays&& d) {
+  const py::ssize_t n = static_cast<py::ssize_t>(d.size());
+  std::vector<int64_t> ids(d.class_id.begin(), d.class_id.end());
+  return py::make_tuple(to_numpy(std::move(d.xyxy), {n, 4}), to_numpy(std::move(d.confidence), {n}),
+                        to_numpy(std::move(ids), {n}));
+}
+
+NmsParams nms_params(float conf, float iou, bool class_agnostic, int max_det) {
+  NmsParams p;
+  p.score_threshold = conf;
+  p.iou_threshold = iou;
+  p.class_agnostic = class_agnostic;
+  p.max_detections = max_det;
+  p.validate();
+  return p;
+}
+
+py::list postprocess_darknet_py(const std::vector<py::object>& outputs, const py::object& transforms_obj,
+                                std::pair<int, int> input_size, float conf, float iou, bool class_agnostic,
+                                int max_det) {
+  const NmsParams params = nms_params(conf, iou, class_agnostic, max_det);
+  py::array_t<double, py::array::c_style | py::array::forcecast> transforms(transforms_obj);
+  if (transforms.ndim() != 2 || transforms.shape(1) != 6) {
+    throw InvalidInputError("transforms must have shape (N, 6), got " + shape_of(transforms));
+  }
+  const size_t batch = static_cast<size_t>(transforms.shape(0));
+  if (outputs.empty()) throw InvalidInputError("outputs is empty");
+  std::vector<py::array_t<float, py::array::c_style>> arrays;
+  size_t row_length = 0;
+  std::vector<size_t> rows_per_image;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    auto a = float_array(outputs[i], "outputs[" + std::to_string(i) + "]");
+    if (a.ndim() != 2 && a.ndim() != 3) {
+      throw InvalidInputError("outputs[" + std::to_string(i) + "] must be (rows, 5+classes) or (batch, rows, 5+classes), got " + shape_of(a));
+    }
+    const size_t length = static_cast<size_t>(a.shape(a.ndim() - 1));
+    if (row_length && length != row_length) {
+      throw InvalidInputError("outputs disagree on the row length: " + std::to_string(row_length) + " and " +
+                              std::to_string(length));
+    }
+    row_length = length;
+    const size_t total_rows = static_cast<size_t>(a.size()) / std::max<size_t>(length, 1);
+    if (batch == 0 || total_rows % batch != 0 || (a.ndim() == 3 && static_cast<size_t>(a.shape(0)) != batch)) {
+      throw InvalidInputError("outputs[" + std::to_string(i) + "] of shape " + shape_of(a) + " does not split into " +
+                              std::to_string(batch) + " images");
+    }
+    rows_per_image.push_back(total_rows / batch);
+    arrays.push_back(a);
+  }
+  std::vector<Transform> per_image;
+  for (size_t b = 0; b < batch; ++b) per_image.push_back(transform_from_row(transforms.data(b, 0)));
+  std::vector<DetectionArrays> results(batch);
+  {
+    py::gil_scoped_release release;
+    for (size_t b = 0; b < batch; ++b) {
+      std::vector<RowBlock> blocks;
+      for (size_t i = 0; i < arrays.size(); ++i) {
+        blocks.push_back(RowBlock{arrays[i].data() + b * rows_per_image[i] * row_length, rows_per_image[i]});
+      }
+      results[b] = postprocess_darknet(blocks, row_length, input_size.first, input_size.second, per_image[b], params);
+    }
+  }
+  py::list out;
+  for (DetectionArrays& d : results) out.append(detection_tuple(std::move(d)));
+  return out;
+}
+
+py::array_t<int64_t> nms_py(const py::object& boxes_obj, const py::object& scores_obj, const py::object& class_ids_obj,
+                            float conf, float iou, bool class_agnostic, int max_det) {
+  const NmsParams params = nms_params(conf, iou, class_agnostic, max_det);
+  py::array_t<float, py::array::c_style | py::array::forcecast> boxes(boxes_obj);
+  py::array_t<float, py::array::c_style | py::array::forcecast> scores(scores_obj);
+  if (boxes.ndim() != 2 || scores.ndim() != 1 || boxes.shape(1) != 4 || boxes.shape(0) != scores.shape(0)) {
+    throw InvalidInputError("boxes must be (N, 4) and scores (N,), got " + shape_of(boxes) + " and " + shape_of(scores));
+  }
+  const size_t n = static_cast<size_t>(scores.shape(0));
+  std::vector<int> ids;
+  if (!class_ids_obj.is_none()) {
+    py::array_t<int64_t, py::array::c_style | py::array::forcecast> c(class_ids_obj);
+    if (c.ndim() != 1 || static_cast<size_t>(c.shape(0)) != n) {
+      throw InvalidInputError("class_ids must be (N,) like scores, got " + shape_of(c));
+    }
+    ids.assign(c.data(), c.data() + n);
+  }
+  std::vector<int> keep;
+  {
+    py::gil_scoped_release release;
+    keep = nms(boxes.data(), scores.data(), ids.empty() ? nullptr : ids.data(), n, params);
+  }
+  std::vector<int64_t> out(keep.begin(), keep.end());
+  const py::ssize_t k = static_cast<py::ssize_t>(out.size());
+  return to_numpy(std::move(out), {k});
+}
+
+py::dict cfg_info(const std::string& path) {
+  DarknetCfg cfg;
+  {
+    py::gil_scoped_release release;
+    cfg = parse_darknet_cfg(path);
+  }
+  py::list layers;
+  for (size_t i = 0; i < cfg.layers.size(); ++i) {
+    py::dict layer;
+    layer["type"] = cfg.layers[i].type;
+    layer["line"] = cfg.layers[i].line;
+    layer["shape"] = py::make_tuple(cfg.shapes[i].channels, cfg.shapes[i].height, cfg.shapes[i].width);
+    py::dict options;
+    for (const CfgOption& o : cfg.layers[i].options) options[py::str(o.key)] = o.value;
+    layer["options"] = options;
+    layers.append(layer);
+  }
+  py::dict info;
+  info["path"] = cfg.path;
+  info["width"] = cfg.width;
+  info["height"] = cfg.height;
+  info["channels"] = cfg.channels;
+  info["num_classes"] = cfg.num_classes;
+  info["parameter_count"] = cfg.parameter_count;
+  info["layers"] = layers;
+  return info;
+}
+
+py::dict weights_info(const std::string& cfg_path, const std::string& weights_path) {
+  DarknetWeightsInfo w;
+  {
+    py::gil_scoped_release release;
+    w = check_darknet_weights(parse_darknet_cfg(cfg_path), weights_path);
+  }
+  py::dict info;
+  info["version"] = py::make_tuple(w.major, w.minor, w.revision);
+  info["seen"] = w.seen;
+  info["header_bytes"] = w.header_bytes;
+  info["file_bytes"] = w.file_bytes;
+  return info;
+}
+
+class PyBackend {
+ public:
+  explicit PyBackend(std::unique_ptr<Backend> impl) : impl_(std::move(impl)) {}
+
+  py::list forward(const py::object& blob_obj) {
+    auto blob = float_array(blob_obj, "blob", 4);
+    std::vector<int> shape;
+    for (int d = 0; d < 4; ++d) shape.push_back(static_cast<int>(blob.shape(d)));
+    if (shape[0] == 0) throw InvalidInputError("blob has batch size 0");
+    std::vector<Tensor> tensors;
+    {
+      py::gil_scoped_release release;
+      tensors = impl_->forward(blob.data(), shape);
+    }
+    py::list out;
+    for (Tensor& t : tensors) out.append(mat_to_numpy(std::move(t.data), t.shape));
+    return out;
+  }
+  std::string name() const { return impl_->name(); }
+  std::vector<std::string> output_names() const { return impl_->output_names(); }
+
+ private:
+  std::unique_ptr<Backend> impl_;
+};
+
+py::array_t<uint8_t> draw_py(const py::array& image, const py::object& xyxy_obj, const py::object& conf_obj,
+                             const py::object& ids_obj, const std::vector<std::string>& labels) {
+  cv::Mat view = image_view(image, "image");
+  auto xyxy = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(xyxy_obj);
+  auto conf = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(conf_obj);
+  auto ids = py::array_t<int, py::array::c_style | py::array::forcecast>::ensure(ids_obj);
+  if (!xyxy || !conf || !ids || xyxy.ndim() != 2 || xyxy.shape(1) != 4 || conf.ndim() != 1 || ids.ndim() != 1 ||
+      conf.shape(0) != xyxy.shape(0) || ids.shape(0) != xyxy.shape(0)) {
+    throw InvalidInputError("draw needs xyxy (N, 4), confidence (N,) and class_id (N,)");
+  }
+  cv::Mat canvas;
+  {
+    py::gil_scoped_release release;
+    canvas = to_bgr(view).clone();
+    draw_detections(canvas, xyxy.data(), conf.data(), ids.data(), static_cast<size_t>(conf.shape(0)), labels);
+  }
+  return image_to_numpy(canvas);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "fastinfer's native core (private: use the fastinfer package).";
+  register_exceptions(m);
+
+  m.def("make_blob", &make_blob_py, py::arg("images"), py::arg("size"), py::arg("mode") = "stretch",
+        py::arg("swap_rb") = true, py::arg("scale") = 1.0 / 255.0, py::arg("mean") = std::vector<double>{0.0},
+        py::arg("std") = std::vector<double>{1.0}, py::arg("pad_value") = 127.5,
+        "Images (HxWx{1,3,4} uint8, BGR) -> (NCHW float32 blob, (N, 6) transforms: scale_x, scale_y, pad_x, pad_y, "
+        "width, height).");
+  m.def("postprocess_darknet", &postprocess_darknet_py, py::arg("outputs"), py::arg("transforms"),
+        py::arg("input_size"), py::arg("conf") = 0.25f, py::arg("iou") = 0.45f, py::arg("class_agnostic") = false,
+        py::arg("max_det") = 0,
+        "Darknet rows -> per image (xyxy, confidence, class_id) after threshold, NMS and mapping back.");
+  m.def("nms", &nms_py, py::arg("boxes"), py::arg("scores"), py::arg("class_ids") = py::none(),
+        py::arg("conf") = 0.0f, py::arg("iou") = 0.45f, py::arg("class_agnostic") = false, py::arg("max_det") = 0,
+        "Indices kept by NMS (cv::dnn::NMSBoxes semantics), highest score first.");
+  m.def("darknet_cfg_info", &cfg_info, py::arg("path"), "Parses and checks a Darknet cfg.");
+  m.def("darknet_weights_info", &weights_info, py::arg("cfg"), py::arg("weights"),
+        "Checks a Darknet weights file against its cfg and returns its header.");
+  m.def(
+      "imread",
+      [](const std::string& path) {
+        cv::Mat image;
+        {
+          py::gil_scoped_release release;
+          image = read_image(path);
+        }
+        return image_to_numpy(image);
+      },
+      py::arg("path"), "Reads an image file as BGR uint8.");
+  m.def(
+      "imwrite",
+      [](const std::string& path, const py::array& image) {
+        cv::Mat view = image_view(image, "image");
+        py::gil_scoped_release release;
+        write_image(path, view);
+      },
+      py::arg("path"), py::arg("image"), "Writes an image file; the extension picks the format.");
+  m.def(
+      "to_bgr",
+      [](const py::array& image) -> py::object {
+        cv::Mat view = image_view(image, "image");
+        if (view.channels() == 3) return image;
+        cv::Mat bgr;
+        {
+          py::gil_scoped_release release;
+          bgr = to_bgr(view);
+        }
+        return image_to_numpy(bgr);
+      },
+      py::arg("image"), "Grayscale or BGRA -> BGR (BGR input is returned as it is).");
+  m.def("draw_detections", &draw_py, py::arg("image"), py::arg("xyxy"), py::arg("confidence"), py::arg("class_id"),
+        py::arg("labels"), "An annotated BGR copy of the image.");
+  m.def(
+      "draw_banner",
+      [](const py::array& image, const std::string& text) {
+        cv::Mat view = image_view(image, "image");
+        cv::Mat canvas;
+        {
+          py::gil_scoped_release release;
+          canvas = to_bgr(view).clone();
+          draw_banner(canvas, text);
+        }
+        return image_to_numpy(canvas);
+      },
+      py::arg("image"), py::arg("text"), "A BGR copy of the image with text at the top left.");
+
+  py::class_<PyBackend>(m, "Backend", "A loaded model on one inference backend.")
+      .def("forward", &PyBackend::forward, py::arg("blob"), "NCHW float32 blob -> list of output arrays.")
+      .def_property_readonly("name", &PyBackend::name)
+      .def_property_readonly("output_names", &PyBackend::output_names);
+  m.def(
+      "opencv_from_darknet",
+      [](const std::string& cfg, const std::string& weights) {
+        std::unique_ptr<Backend> impl;
+        {
+          py::gil_scoped_release release;
+          impl = OpenCVDnnBackend::from_darknet(cfg, weights);
+        }
+        return PyBackend(std::move(impl));
+      },
+      py::arg("cfg"), py::arg("weights"), "Loads a Darknet model on OpenCV DNN.");
+  m.def(
+      "opencv_from_onnx",
+      [](const std::string& path) {
+        std::unique_ptr<Backend> impl;
+        {
+          py::gil_scoped_release release;
+          impl = OpenCVDnnBackend::from_onnx(path);
+        }
+        return PyBackend(std::move(impl));
+      },
+      py::arg("path"), "Loads an ONNX model on OpenCV DNN.");
+  m.attr("opencv_version") = CV_VERSION;
+}

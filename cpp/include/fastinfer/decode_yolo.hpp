@@ -1,0 +1,38 @@
+// Decoding of Darknet-style detection rows, as OpenCV's Darknet region/yolo
+// layers emit them: cx, cy, w, h (normalised to the network input),
+// objectness, then one score per class.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "fastinfer/nms.hpp"
+#include "fastinfer/preprocess.hpp"
+
+namespace fastinfer {
+
+// Parallel arrays for one image: boxes in original-image pixels.
+struct DetectionArrays {
+  std::vector<float> xyxy;  // n x 4
+  std::vector<float> confidence;
+  std::vector<int> class_id;
+  size_t size() const { return confidence.size(); }
+};
+
+// One block of rows belonging to one image.
+struct RowBlock {
+  const float* data;
+  size_t rows;
+};
+
+// Keeps rows whose best class score is strictly above `conf`, maps their
+// boxes back through `transform` (unclipped). Appends to out.
+void decode_darknet_rows(const RowBlock& block, size_t row_length, int net_width, int net_height,
+                         const Transform& transform, float conf, DetectionArrays& out);
+
+// Decoding, NMS, then clipping to the image, for one image (blocks: one per
+// output layer).
+DetectionArrays postprocess_darknet(const std::vector<RowBlock>& blocks, size_t row_length, int net_width,
+                                    int net_height, const Transform& transform, const NmsParams& nms_params);
+
+}  // namespace fastinfer

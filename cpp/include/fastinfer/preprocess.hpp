@@ -1,0 +1,58 @@
+// Blob creation: images -> one NCHW float32 batch, and the record that maps
+// network-input coordinates back to each original image.
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace fastinfer {
+
+enum class ResizeMode { kStretch, kCrop, kLetterbox };
+
+ResizeMode parse_resize_mode(const std::string& name);
+const char* resize_mode_name(ResizeMode mode);
+
+struct BlobParams {
+  int width = 416;
+  int height = 416;
+  ResizeMode mode = ResizeMode::kStretch;
+  bool swap_rb = true;
+  double scale = 1.0 / 255.0;
+  // Subtracted per output channel (after swapRB), in pixel units, as in
+  // cv::dnn::blobFromImage.
+  std::array<double, 3> mean{0.0, 0.0, 0.0};
+  // Divides per output channel after scaling: out = (px - mean) * scale / std.
+  std::array<double, 3> std{1.0, 1.0, 1.0};
+  // Letterbox padding in pixel units (before mean/scale/std); 127.5 gives
+  // Darknet's 0.5 grey for scale 1/255.
+  double pad_value = 127.5;
+
+  void validate() const;
+};
+
+// How one image was placed in the network input:
+//   x_net = x_img * scale_x + pad_x,  y_net = y_img * scale_y + pad_y
+// Crop mode has negative padding (the part cut off).
+struct Transform {
+  float scale_x = 1.f;
+  float scale_y = 1.f;
+  float pad_x = 0.f;
+  float pad_y = 0.f;
+  int image_width = 0;
+  int image_height = 0;
+};
+
+// Writes the NCHW blob for `images` (each CV_8UC3, BGR) into `out`, which
+// must hold images.size() * 3 * height * width floats. Returns one transform
+// per image.
+std::vector<Transform> make_blob(const std::vector<cv::Mat>& images, const BlobParams& params,
+                                 float* out);
+
+// Converts a grayscale (1 channel) or BGRA (4 channel) uint8 image to BGR;
+// returns BGR input unchanged (no copy).
+cv::Mat to_bgr(const cv::Mat& image);
+
+}  // namespace fastinfer

@@ -1,0 +1,68 @@
+#include "fastinfer/decode_yolo.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "fastinfer/errors.hpp"
+
+namespace fastinfer {
+
+void decode_darknet_rows(const RowBlock& block, size_t row_length, int net_width, int net_height,
+                         const Transform& t, float conf, DetectionArrays& out) {
+  if (row_length < 6) {
+    throw InvalidInputError("Darknet rows need at least 6 values (4 box, objectness, 1 class), got " +
+                            std::to_string(row_length));
+  }
+  const size_t num_classes = row_length - 5;
+  for (size_t r = 0; r < block.rows; ++r) {
+    const float* row = block.data + r * row_length;
+    const float* scores = row + 5;
+    size_t best = 0;
+    for (size_t c = 1; c < num_classes; ++c) {
+      if (scores[c] > scores[best]) best = c;
+    }
+    const float score = scores[best];
+    if (!(score > conf)) continue;
+    const float cx = row[0] * net_width;
+    const float cy = row[1] * net_height;
+    const float hw = row[2] * net_width * 0.5f;
+    const float hh = row[3] * net_height * 0.5f;
+    const float x1 = (cx - hw - t.pad_x) / t.scale_x;
+    const float y1 = (cy - hh - t.pad_y) / t.scale_y;
+    const float x2 = (cx + hw - t.pad_x) / t.scale_x;
+    const float y2 = (cy + hh - t.pad_y) / t.scale_y;
+    out.xyxy.insert(out.xyxy.end(), {x1, y1, x2, y2});
+    out.confidence.push_back(score);
+    out.class_id.push_back(static_cast<int>(best));
+  }
+}
+
+DetectionArrays postprocess_darknet(const std::vector<RowBlock>& blocks, size_t row_length, int net_width,
+                                    int net_height, const Transform& transform, const NmsParams& nms_params) {
+  nms_params.validate();
+  DetectionArrays candidates;
+  for (const RowBlock& block : blocks) {
+    decode_darknet_rows(block, row_length, net_width, net_height, transform, nms_params.score_threshold,
+                        candidates);
+  }
+  const std::vector<int> keep = nms(candidates.xyxy.data(), candidates.confidence.data(),
+                                    candidates.class_id.data(), candidates.size(), nms_params);
+  // Suppression runs on the unclipped boxes, as the classic pipeline does;
+  // only the kept boxes are clipped to the image.
+  const float max_x = static_cast<float>(transform.image_width);
+  const float max_y = static_cast<float>(transform.image_height);
+  DetectionArrays result;
+  result.xyxy.reserve(keep.size() * 4);
+  result.confidence.reserve(keep.size());
+  result.class_id.reserve(keep.size());
+  for (int i : keep) {
+    const float* b = candidates.xyxy.data() + 4 * static_cast<size_t>(i);
+    result.xyxy.insert(result.xyxy.end(), {std::clamp(b[0], 0.f, max_x), std::clamp(b[1], 0.f, max_y),
+                                           std::clamp(b[2], 0.f, max_x), std::clamp(b[3], 0.f, max_y)});
+    result.confidence.push_back(candidates.confidence[i]);
+    result.class_id.push_back(candidates.class_id[i]);
+  }
+  return result;
+}
+
+}  // namespace fastinfer
