@@ -15,7 +15,7 @@ BUILD_DEPS := numpy pybind11 "scikit-build-core>=0.10" cmake ninja
 # The reference peers of the tests. supervision is installed without its
 # dependency on opencv-python, which would clash with the headless build.
 TEST_DEPS := pytest "opencv-python-headless>=4.8,<5" pybind11-stubgen scipy matplotlib pyyaml \
-	defusedxml pillow requests tqdm
+	defusedxml pillow requests tqdm "pydeprecate>=0.9,<0.14"
 DEMO_IMAGE := /usr/share/darknet/data/dog.jpg
 DEMO_OUT := demo-out
 

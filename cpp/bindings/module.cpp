@@ -36,7 +36,8 @@ PyObject* g_invalid_input_error = nullptr;
 PyObject* g_backend_error = nullptr;
 
 PyObject* new_exception(py::module_& m, const char* name, PyObject* bases, const char* doc) {
-  const std::string qualified = std::string("fastinfer._core.") + name;
+  // Public under the package's name: fastinfer re-exports these classes.
+  const std::string qualified = std::string("fastinfer.") + name;
   PyObject* type = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases, nullptr);
   if (!type) throw py::error_already_set();
   m.add_object(name, py::handle(type));  // the module keeps a reference

@@ -3,26 +3,14 @@ fastinfer's native core (private: use the fastinfer package).
 """
 from __future__ import annotations
 import collections.abc
+from fastinfer import BackendError
+from fastinfer import FastInferError
+from fastinfer import InvalidInputError
+from fastinfer import ModelLoadError
 import numpy
 import numpy.typing
 import typing
 __all__: list[str] = ['Backend', 'BackendError', 'FastInferError', 'InvalidInputError', 'ModelLoadError', 'darknet_cfg_info', 'darknet_weights_info', 'draw_banner', 'draw_detections', 'imread', 'imwrite', 'make_blob', 'nms', 'opencv_from_darknet', 'opencv_from_onnx', 'opencv_version', 'postprocess_darknet', 'to_bgr']
-class FastInferError(Exception):
-    """
-    Base class of every fastinfer error.
-    """
-class ModelLoadError(FastInferError):
-    """
-    A model, cfg, weights or labels file cannot be used.
-    """
-class InvalidInputError(FastInferError, ValueError):
-    """
-    An argument or input is not what the call needs.
-    """
-class BackendError(FastInferError):
-    """
-    An inference backend failed.
-    """
 class Backend:
     """
     A loaded model on one inference backend.

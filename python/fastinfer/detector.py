@@ -28,12 +28,10 @@ def _check_unit(name: str, value: float) -> float:
 
 
 def _size(value: Size) -> tuple[int, int]:
-    if isinstance(value, (int, np.integer)):
-        w = h = int(value)
-    else:
-        if len(value) != 2:
-            raise InvalidInputError(f"input_size must be an int or (width, height), got {value!r}")
-        w, h = (int(v) for v in value)
+    values = [value] * 2 if isinstance(value, (int, np.integer)) else list(value)
+    if len(values) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+        raise InvalidInputError(f"input_size must be an int or (width, height), got {value!r}")
+    w, h = (int(v) for v in values)
     if w <= 0 or h <= 0:
         raise InvalidInputError(f"input_size must be positive, got {w}x{h}")
     return w, h

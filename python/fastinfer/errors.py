@@ -1,17 +1,14 @@
-"""Exception hierarchy of fastinfer."""
+"""Exception hierarchy of fastinfer.
 
+The classes are defined by the native core, so an error raised in C++ and one
+raised in Python are the same type::
 
-class FastInferError(Exception):
-    """Base class of every error raised by fastinfer."""
+    FastInferError
+    ├── ModelLoadError      a model, cfg, weights or labels file cannot be used
+    ├── InvalidInputError   a bad argument or input (also a ValueError)
+    └── BackendError        an inference backend failed
+"""
 
+from ._core import BackendError, FastInferError, InvalidInputError, ModelLoadError
 
-class ModelLoadError(FastInferError):
-    """A model or its files could not be found, fetched, verified or loaded."""
-
-
-class InvalidInputError(FastInferError, ValueError):
-    """An argument or input tensor is invalid."""
-
-
-class BackendError(FastInferError):
-    """The native backend failed."""
+__all__ = ["FastInferError", "ModelLoadError", "InvalidInputError", "BackendError"]

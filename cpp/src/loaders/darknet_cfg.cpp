@@ -242,8 +242,9 @@ void walk_shapes(const CfgError& err, DarknetCfg& cfg) {
       for (int ref : refs) {
         const CfgLayerShape& src = cfg.shapes[resolve_ref(err, s, ref, current)];
         if (src.height != in.height || src.width != in.width) {
-          err.in(s, "adds a layer of size " + std::to_string(src.width) + "x" + std::to_string(src.height) +
-                        " to one of size " + std::to_string(in.width) + "x" + std::to_string(in.height));
+          // Darknet allows it (a strided residual); the backends here do not.
+          err.in(s, "from a layer of another size (" + std::to_string(src.width) + "x" + std::to_string(src.height) +
+                        " onto " + std::to_string(in.width) + "x" + std::to_string(in.height) + ") is not supported");
         }
       }
     } else if (t == "yolo") {
