@@ -12,6 +12,12 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 APT_PACKAGES := g++ make libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev \
 	libopencv-dnn-dev darknet
 BUILD_DEPS := numpy pybind11 "scikit-build-core>=0.10" cmake ninja
+# Runtime dependencies: ONNX Runtime (the core loads the wheel's own
+# libonnxruntime) and onnx (Darknet -> ONNX conversion).
+RUN_DEPS := "onnxruntime>=1.21" "onnx>=1.14"
+# ONNX Runtime's headers, extracted from Debian's libonnxruntime-dev (build time
+# only; ONNXRUNTIME_ROOT or system headers take precedence, see CMakeLists.txt).
+ORT_HEADERS := third_party/onnxruntime/usr/include/onnxruntime/onnxruntime_cxx_api.h
 # The reference peers of the tests. supervision is installed without its
 # dependency on opencv-python, which would clash with the headless build.
 TEST_DEPS := pytest "opencv-python-headless>=4.8,<5" pybind11-stubgen scipy matplotlib pyyaml \
@@ -19,7 +25,7 @@ TEST_DEPS := pytest "opencv-python-headless>=4.8,<5" pybind11-stubgen scipy matp
 DEMO_IMAGE := /usr/share/darknet/data/dog.jpg
 DEMO_OUT := demo-out
 
-.PHONY: all setup apt venv build demo test bench stubs clean
+.PHONY: all setup apt venv ort-headers build demo test bench stubs clean
 
 all: build
 
@@ -37,11 +43,17 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 venv: $(PY)
-	@$(PY) -c "import pybind11, scikit_build_core, numpy, pytest, cv2, supervision" 2>/dev/null || { \
-	  echo "installing the Python build and test dependencies into $(VENV)"; \
-	  $(PIP) install $(BUILD_DEPS) $(TEST_DEPS) && $(PIP) install --no-deps "supervision>=0.20"; }
+	@$(PY) -c "import pybind11, scikit_build_core, numpy, onnx, onnxruntime, pytest, cv2, supervision" 2>/dev/null || { \
+	  echo "installing the Python build, run and test dependencies into $(VENV)"; \
+	  $(PIP) install $(BUILD_DEPS) $(RUN_DEPS) $(TEST_DEPS) && $(PIP) install --no-deps "supervision>=0.20"; }
 
-setup: apt venv
+$(ORT_HEADERS):
+	@if [ -z "$$ONNXRUNTIME_ROOT" ] && [ ! -f /usr/include/onnxruntime/onnxruntime_cxx_api.h ]; then \
+	  bash cmake/fetch-onnxruntime-headers.sh third_party/onnxruntime; fi
+
+ort-headers: $(ORT_HEADERS)
+
+setup: apt venv ort-headers
 
 # Installs the package into the venv; the CMake build folder is kept, so a
 # rebuild only compiles what changed.

@@ -9,6 +9,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "fastinfer/backends/onnxruntime.hpp"
 #include "fastinfer/backends/opencv_dnn.hpp"
 #include "fastinfer/darknet_cfg.hpp"
 #include "fastinfer/decode_yolo.hpp"
@@ -24,7 +25,7 @@ using namespace fastinfer;
 using fastinfer::bindings::float_array;
 using fastinfer::bindings::image_to_numpy;
 using fastinfer::bindings::image_view;
-using fastinfer::bindings::mat_to_numpy;
+using fastinfer::bindings::shared_to_numpy;
 using fastinfer::bindings::shape_of;
 using fastinfer::bindings::to_numpy;
 
@@ -34,6 +35,7 @@ PyObject* g_base_error = nullptr;
 PyObject* g_model_load_error = nullptr;
 PyObject* g_invalid_input_error = nullptr;
 PyObject* g_backend_error = nullptr;
+PyObject* g_backend_unavailable_error = nullptr;
 
 PyObject* new_exception(py::module_& m, const char* name, PyObject* bases, const char* doc) {
   // Public under the package's name: fastinfer re-exports these classes.
@@ -52,6 +54,8 @@ void register_exceptions(py::module_& m) {
   g_invalid_input_error = new_exception(m, "InvalidInputError", invalid_bases.ptr(),
                                         "An argument or input is not what the call needs.");
   g_backend_error = new_exception(m, "BackendError", g_base_error, "An inference backend failed.");
+  g_backend_unavailable_error = new_exception(m, "BackendUnavailableError", g_base_error,
+                                              "A backend or execution provider is not installed or too old.");
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -61,6 +65,8 @@ void register_exceptions(py::module_& m) {
       PyErr_SetString(g_model_load_error, e.what());
     } catch (const BackendError& e) {
       PyErr_SetString(g_backend_error, e.what());
+    } catch (const BackendUnavailableError& e) {
+      PyErr_SetString(g_backend_unavailable_error, e.what());
     } catch (const Error& e) {
       PyErr_SetString(g_base_error, e.what());
     } catch (const cv::Exception& e) {
@@ -284,9 +290,26 @@ py::dict weights_info(const std::string& cfg_path, const std::string& weights_pa
   return info;
 }
 
+py::dict tensor_info(const TensorInfo& t) {
+  py::dict d;
+  d["name"] = t.name;
+  py::list shape;
+  for (size_t i = 0; i < t.shape.size(); ++i) {
+    if (t.shape[i] >= 0) {
+      shape.append(t.shape[i]);
+    } else {
+      shape.append(t.dim_names[i].empty() ? py::object(py::none()) : py::object(py::str(t.dim_names[i])));
+    }
+  }
+  d["shape"] = shape;
+  d["type"] = t.type;
+  return d;
+}
+
 class PyBackend {
  public:
-  explicit PyBackend(std::unique_ptr<Backend> impl) : impl_(std::move(impl)) {}
+  explicit PyBackend(std::unique_ptr<Backend> impl, py::dict info = py::dict())
+      : impl_(std::move(impl)), info_(std::move(info)) {}
 
   py::list forward(const py::object& blob_obj) {
     auto blob = float_array(blob_obj, "blob", 4);
@@ -299,15 +322,42 @@ class PyBackend {
       tensors = impl_->forward(blob.data(), shape);
     }
     py::list out;
-    for (Tensor& t : tensors) out.append(mat_to_numpy(std::move(t.data), t.shape));
+    for (Tensor& t : tensors) out.append(shared_to_numpy(std::move(t.data), t.shape));
     return out;
   }
   std::string name() const { return impl_->name(); }
   std::vector<std::string> output_names() const { return impl_->output_names(); }
+  py::dict info() const { return info_; }
 
  private:
   std::unique_ptr<Backend> impl_;
+  py::dict info_;
 };
+
+PyBackend onnxruntime_from_file(const std::string& path, int intra_op_threads, int inter_op_threads,
+                                const std::string& graph_optimization, const std::vector<std::string>& providers,
+                                int device_id) {
+  OrtSessionConfig config;
+  config.intra_op_threads = intra_op_threads;
+  config.inter_op_threads = inter_op_threads;
+  config.graph_optimization = graph_optimization;
+  config.providers = providers;
+  config.device_id = device_id;
+  std::unique_ptr<OnnxRuntimeBackend> impl;
+  {
+    py::gil_scoped_release release;
+    impl = OnnxRuntimeBackend::from_file(path, config);
+  }
+  py::dict info;
+  py::list inputs, outputs;
+  for (const TensorInfo& t : impl->inputs()) inputs.append(tensor_info(t));
+  for (const TensorInfo& t : impl->outputs()) outputs.append(tensor_info(t));
+  info["inputs"] = inputs;
+  info["outputs"] = outputs;
+  info["metadata"] = impl->metadata();
+  info["providers"] = impl->providers();
+  return PyBackend(std::move(impl), info);
+}
 
 py::array_t<uint8_t> draw_py(const py::array& image, const py::object& xyxy_obj, const py::object& conf_obj,
                              const py::object& ids_obj, const std::vector<std::string>& labels) {
@@ -400,7 +450,22 @@ PYBIND11_MODULE(_core, m) {
   py::class_<PyBackend>(m, "Backend", "A loaded model on one inference backend.")
       .def("forward", &PyBackend::forward, py::arg("blob"), "NCHW float32 blob -> list of output arrays.")
       .def_property_readonly("name", &PyBackend::name)
-      .def_property_readonly("output_names", &PyBackend::output_names);
+      .def_property_readonly("output_names", &PyBackend::output_names)
+      .def_property_readonly("info", &PyBackend::info, "Inputs, outputs, metadata and providers (ONNX Runtime).");
+  m.def(
+      "ort_load", [](const std::string& path) {
+        py::gil_scoped_release release;
+        ort_load(path);
+      },
+      py::arg("library_path"), "Loads libonnxruntime (once per process).");
+  m.def("ort_loaded", &ort_loaded);
+  m.def("ort_version", &ort_version, "Version of the loaded ONNX Runtime library.");
+  m.def("ort_api_version", &ort_api_version, "The ONNX Runtime API version the core requests.");
+  m.def("ort_available_providers", &ort_available_providers);
+  m.def("onnxruntime_from_file", &onnxruntime_from_file, py::arg("path"), py::arg("intra_op_threads") = 0,
+        py::arg("inter_op_threads") = 0, py::arg("graph_optimization") = "all",
+        py::arg("providers") = std::vector<std::string>{}, py::arg("device_id") = 0,
+        "Loads an ONNX model on ONNX Runtime.");
   m.def(
       "opencv_from_darknet",
       [](const std::string& cfg, const std::string& weights) {

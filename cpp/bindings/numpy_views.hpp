@@ -2,6 +2,7 @@
 // zero-copy views of inputs and owning arrays for outputs.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -72,12 +73,12 @@ py::array_t<T> to_numpy(std::vector<T>&& values, std::vector<py::ssize_t> shape)
   return py::array_t<T>(shape, owned->data(), free_when_done);
 }
 
-// Hands an owning cv::Mat (continuous CV_32F) to numpy without a copy.
-inline py::array_t<float> mat_to_numpy(cv::Mat&& mat, const std::vector<int64_t>& dims) {
-  auto* owned = new cv::Mat(std::move(mat));
-  py::capsule free_when_done(owned, [](void* p) { delete static_cast<cv::Mat*>(p); });
+// Hands shared float data (a backend's output) to numpy without a copy.
+inline py::array_t<float> shared_to_numpy(std::shared_ptr<const float> data, const std::vector<int64_t>& dims) {
+  auto* owned = new std::shared_ptr<const float>(std::move(data));
+  py::capsule free_when_done(owned, [](void* p) { delete static_cast<std::shared_ptr<const float>*>(p); });
   std::vector<py::ssize_t> shape(dims.begin(), dims.end());
-  return py::array_t<float>(shape, owned->ptr<float>(), free_when_done);
+  return py::array_t<float>(shape, owned->get(), free_when_done);
 }
 
 // Copies a BGR cv::Mat into a new HxWx3 uint8 array.

@@ -11,11 +11,20 @@ network; this package is the small API around them::
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import backends as _backends
 from . import models
 from .detections import Detections
 from .detector import Detector
-from .errors import BackendError, FastInferError, InvalidInputError, ModelLoadError
+from .errors import BackendError, BackendUnavailableError, FastInferError, InvalidInputError, ModelLoadError
 from .images import load_image, read_image, write_image
+
+# ONNX Runtime is loaded into the core now, so an installed onnxruntime that
+# is too old (or broken) is reported here rather than at the first model.
+if _backends.onnxruntime_library() is not None:
+    try:
+        _backends.load_onnxruntime()
+    except BackendUnavailableError as _exc:
+        raise ImportError(f"fastinfer: {_exc}") from _exc
 
 try:
     __version__ = version("fastinfer")
@@ -29,6 +38,7 @@ __all__ = [
     "ModelLoadError",
     "InvalidInputError",
     "BackendError",
+    "BackendUnavailableError",
     "load_image",
     "read_image",
     "write_image",

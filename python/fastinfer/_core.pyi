@@ -4,13 +4,14 @@ fastinfer's native core (private: use the fastinfer package).
 from __future__ import annotations
 import collections.abc
 from fastinfer import BackendError
+from fastinfer import BackendUnavailableError
 from fastinfer import FastInferError
 from fastinfer import InvalidInputError
 from fastinfer import ModelLoadError
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Backend', 'BackendError', 'FastInferError', 'InvalidInputError', 'ModelLoadError', 'darknet_cfg_info', 'darknet_weights_info', 'draw_banner', 'draw_detections', 'imread', 'imwrite', 'make_blob', 'nms', 'opencv_from_darknet', 'opencv_from_onnx', 'opencv_version', 'postprocess_darknet', 'to_bgr']
+__all__: list[str] = ['Backend', 'BackendError', 'BackendUnavailableError', 'FastInferError', 'InvalidInputError', 'ModelLoadError', 'darknet_cfg_info', 'darknet_weights_info', 'draw_banner', 'draw_detections', 'imread', 'imwrite', 'make_blob', 'nms', 'onnxruntime_from_file', 'opencv_from_darknet', 'opencv_from_onnx', 'opencv_version', 'ort_api_version', 'ort_available_providers', 'ort_load', 'ort_loaded', 'ort_version', 'postprocess_darknet', 'to_bgr']
 class Backend:
     """
     A loaded model on one inference backend.
@@ -18,6 +19,11 @@ class Backend:
     def forward(self, blob: typing.Any) -> list:
         """
         NCHW float32 blob -> list of output arrays.
+        """
+    @property
+    def info(self) -> dict:
+        """
+        Inputs, outputs, metadata and providers (ONNX Runtime).
         """
     @property
     def name(self) -> str:
@@ -57,6 +63,10 @@ def nms(boxes: typing.Any, scores: typing.Any, class_ids: typing.Any = None, con
     """
     Indices kept by NMS (cv::dnn::NMSBoxes semantics), highest score first.
     """
+def onnxruntime_from_file(path: str, intra_op_threads: typing.SupportsInt | typing.SupportsIndex = 0, inter_op_threads: typing.SupportsInt | typing.SupportsIndex = 0, graph_optimization: str = 'all', providers: collections.abc.Sequence[str] = [], device_id: typing.SupportsInt | typing.SupportsIndex = 0) -> Backend:
+    """
+    Loads an ONNX model on ONNX Runtime.
+    """
 def opencv_from_darknet(cfg: str, weights: str) -> Backend:
     """
     Loads a Darknet model on OpenCV DNN.
@@ -64,6 +74,22 @@ def opencv_from_darknet(cfg: str, weights: str) -> Backend:
 def opencv_from_onnx(path: str) -> Backend:
     """
     Loads an ONNX model on OpenCV DNN.
+    """
+def ort_api_version() -> int:
+    """
+    The ONNX Runtime API version the core requests.
+    """
+def ort_available_providers() -> list[str]:
+    ...
+def ort_load(library_path: str) -> None:
+    """
+    Loads libonnxruntime (once per process).
+    """
+def ort_loaded() -> bool:
+    ...
+def ort_version() -> str:
+    """
+    Version of the loaded ONNX Runtime library.
     """
 def postprocess_darknet(outputs: collections.abc.Sequence[typing.Any], transforms: typing.Any, input_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], conf: typing.SupportsFloat | typing.SupportsIndex = 0.25, iou: typing.SupportsFloat | typing.SupportsIndex = 0.44999998807907104, class_agnostic: bool = False, max_det: typing.SupportsInt | typing.SupportsIndex = 0) -> list:
     """

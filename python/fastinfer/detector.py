@@ -101,6 +101,8 @@ class Detector:
             log.debug("class names from %s", resolved.names_source)
         else:
             raise ModelLoadError(f"cannot tell the format of model '{path}': expected a Darknet .cfg or an .onnx file")
+        if suffix == ".cfg" and backend == "auto":
+            backend = "opencv"
         self.backend = backends.load(self.model_path, self.weights_path, backend)
 
     def __repr__(self) -> str:

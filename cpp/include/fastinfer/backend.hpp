@@ -3,19 +3,19 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include <opencv2/core.hpp>
 
 namespace fastinfer {
 
 // An output tensor that owns its data (never a view into a runtime's
-// reused buffers).
+// reused buffers): `data` keeps whatever holds the values alive.
 struct Tensor {
   std::string name;
   std::vector<int64_t> shape;
-  cv::Mat data;  // continuous CV_32F holding prod(shape) values
+  std::shared_ptr<const float> data;  // prod(shape) float32 values
 };
 
 class Backend {

@@ -31,4 +31,10 @@ class BackendError : public Error {
   using Error::Error;
 };
 
+// A backend or execution provider is not installed or too old.
+class BackendUnavailableError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace fastinfer

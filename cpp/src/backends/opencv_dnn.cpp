@@ -71,7 +71,8 @@ std::vector<Tensor> OpenCVDnnBackend::forward(const float* blob, const std::vect
     t.name = output_names_[i];
     if (outputs[i].type() != CV_32F) outputs[i].convertTo(outputs[i], CV_32F);
     for (int d = 0; d < outputs[i].dims; ++d) t.shape.push_back(outputs[i].size[d]);
-    t.data = outputs[i];
+    auto holder = std::make_shared<cv::Mat>(outputs[i]);
+    t.data = std::shared_ptr<const float>(holder, holder->ptr<float>());
   }
   return tensors;
 }
