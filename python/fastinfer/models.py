@@ -470,7 +470,8 @@ def seed(
 # --------------------------------------------------------------------------
 
 
-def _cache_home(cache_dir: Optional[PathLike]) -> Path:
+def cache_home(cache_dir: Optional[PathLike] = None) -> Path:
+    """fastinfer's cache folder: ``cache_dir``, else ``$FASTINFER_HOME``, else ``~/.cache/fastinfer``."""
     if cache_dir is not None:
         home = Path(cache_dir)
     else:
@@ -480,7 +481,7 @@ def _cache_home(cache_dir: Optional[PathLike]) -> Path:
 
 
 def _model_dir(spec: _ModelSpec, cache_dir: Optional[PathLike]) -> Path:
-    return _cache_home(cache_dir) / "models" / spec.name
+    return cache_home(cache_dir) / "models" / spec.name
 
 
 def _model_files(spec: _ModelSpec, dest: Path) -> ModelFiles:
