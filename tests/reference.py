@@ -11,6 +11,11 @@
   per class, merged the way fastinfer documents it.
 * :func:`numpy_nms`: greedy NMS written from its definition, to cross-check
   both of the above.
+* :func:`postprocess_head_reference`: the YOLO heads (``yolov5``, ``yolov8``,
+  ``yolox``, ``darknet``) decoded in numpy from their definitions, then
+  :func:`cv2_nms`; :func:`yolox_grid` is YOLOX's grid.
+* :func:`ultralytics_letterbox`: Ultralytics' ``LetterBox`` as its source
+  writes it (one ratio, ``round()`` sizes, ``copyMakeBorder``).
 """
 
 from __future__ import annotations
@@ -197,3 +202,103 @@ def numpy_nms(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | Non
         if all(group[k] != group[i] or overlap[i][k] <= iou for k in kept):
             kept.append(i)
     return _merge(kept, scores, max_det)
+
+
+# ---------------------------------------------------------------- YOLO heads
+
+
+HEAD_STRIDES = (8, 16, 32)
+
+
+def yolox_grid(input_size: tuple[int, int], strides=HEAD_STRIDES) -> np.ndarray:
+    """``(N, 3)`` float64 rows ``gx, gy, stride``: each stride's ``ceil(H/s) x ceil(W/s)`` cells, row-major."""
+    width, height = input_size
+    levels = []
+    for s in strides:
+        gy, gx = np.mgrid[0:-(-height // s), 0:-(-width // s)]
+        levels.append(np.stack([gx.ravel(), gy.ravel(), np.full(gx.size, s)], axis=1))
+    return np.concatenate(levels).astype(np.float64)
+
+
+def head_candidates(output: np.ndarray, head: str, input_size: tuple[int, int], conf: float,
+                    strides=HEAD_STRIDES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One image's head output -> ``(cx_cy_w_h, score, class_id)`` of the anchors scoring strictly above ``conf``.
+
+    Boxes are float64 network-input pixels; scores are float32 as the model
+    gives them (``obj * cls`` multiplied in float32 for the heads with
+    objectness); the class is the first maximum.
+
+    * ``yolov8``: ``(4+C, N)``, boxes in pixels, score = best class score.
+    * ``yolov5``: ``(N, 5+C)``, boxes in pixels, score = best ``obj * cls``.
+    * ``yolox``: ``(N, 5+C)``, boxes relative to the grid cell of ``yolox_grid``.
+    * ``darknet``: ``(N, 5+C)``, boxes as fractions of the input, score = best class score.
+    """
+    width, height = input_size
+    if head == "yolov8":
+        rows = np.ascontiguousarray(output.T)
+        box, scores = rows[:, :4].astype(np.float64), rows[:, 4:]
+    else:
+        rows = output
+        box = rows[:, :4].astype(np.float64)
+        if head == "darknet":
+            scores = rows[:, 5:]
+            box = box * [width, height, width, height]
+        else:
+            scores = rows[:, 4:5] * rows[:, 5:]  # float32 products
+            if head == "yolox":
+                grid = yolox_grid(input_size, strides)
+                box = np.concatenate([(box[:, :2] + grid[:, :2]) * grid[:, 2:],
+                                      np.exp(rows[:, 2:4]).astype(np.float64) * grid[:, 2:]], axis=1)
+            elif head != "yolov5":
+                raise ValueError(f"unknown head {head!r}")
+    best = scores.argmax(axis=1) if len(rows) else np.zeros(0, np.int64)
+    score = scores[np.arange(len(rows)), best]
+    keep = score > np.float32(conf)
+    return box[keep], score[keep].astype(np.float32), best[keep].astype(np.int64)
+
+
+def postprocess_head_reference(output: np.ndarray, transforms: np.ndarray, input_size: tuple[int, int], head: str,
+                               conf: float = 0.25, iou: float = 0.45, class_agnostic: bool = False, max_det: int = 0,
+                               strides=HEAD_STRIDES) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Per image ``(xyxy, confidence, class_id, unclipped_xyxy)`` for a batched head output, in numpy + cv2.
+
+    Boxes map back with ``x_img = (x_net - pad_x) / scale_x``; NMS
+    (``cv2.dnn.NMSBoxes``, per class unless ``class_agnostic``) runs on the
+    unclipped boxes, then the kept boxes are clipped to the image.
+    ``unclipped_xyxy`` holds every candidate before NMS.
+    """
+    batch = len(transforms)
+    output = output.reshape(batch, *output.shape[-2:])
+    results = []
+    for b in range(batch):
+        box, score, cls = head_candidates(output[b], head, input_size, conf, strides)
+        sx, sy, px, py, image_w, image_h = (float(v) for v in transforms[b])
+        cx, cy, w, h = box.T
+        xyxy = np.stack([(cx - w / 2 - px) / sx, (cy - h / 2 - py) / sy,
+                         (cx + w / 2 - px) / sx, (cy + h / 2 - py) / sy], axis=1).reshape(-1, 4)
+        kept = cv2_nms(xyxy.astype(np.float32), score, cls, conf=conf, iou=iou, class_agnostic=class_agnostic,
+                       max_det=max_det)
+        results.append((clip_xyxy(xyxy[kept], image_w, image_h), score[kept], cls[kept], xyxy))
+    return results
+
+
+def ultralytics_letterbox(image: np.ndarray, size: tuple[int, int], *, center: bool = True,
+                          pad: int = 114) -> np.ndarray:
+    """Ultralytics' ``LetterBox`` (8.x) on a BGR image, to ``size = (width, height)``, from its source.
+
+    One ratio ``r``, ``round()`` sizes, ``cv2.resize`` (bilinear), then
+    ``copyMakeBorder`` with ``round(d -/+ 0.1)`` borders.
+    """
+    shape = image.shape[:2]
+    new_shape = (size[1], size[0])
+    r = min(new_shape[0] / shape[0], new_shape[1] / shape[1])
+    new_unpad = int(round(shape[1] * r)), int(round(shape[0] * r))
+    dw, dh = new_shape[1] - new_unpad[0], new_shape[0] - new_unpad[1]
+    if center:
+        dw /= 2
+        dh /= 2
+    if shape[::-1] != new_unpad:
+        image = cv2.resize(image, new_unpad, interpolation=cv2.INTER_LINEAR)
+    top, bottom = int(round(dh - 0.1)) if center else 0, int(round(dh + 0.1))
+    left, right = int(round(dw - 0.1)) if center else 0, int(round(dw + 0.1))
+    return cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(pad, pad, pad))

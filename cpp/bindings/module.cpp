@@ -12,6 +12,7 @@
 #include "fastinfer/backends/onnxruntime.hpp"
 #include "fastinfer/backends/opencv_dnn.hpp"
 #include "fastinfer/darknet_cfg.hpp"
+#include "fastinfer/decode_heads.hpp"
 #include "fastinfer/decode_yolo.hpp"
 #include "fastinfer/draw.hpp"
 #include "fastinfer/errors.hpp"
@@ -110,7 +111,7 @@ std::array<double, 3> triple(const std::vector<double>& v, const char* what) {
 
 py::tuple make_blob_py(const py::object& images, std::pair<int, int> size, const std::string& mode, bool swap_rb,
                     double scale, const std::vector<double>& mean, const std::vector<double>& std_,
-                    double pad_value) {
+                    double pad_value, bool center, const std::string& sizing) {
   BlobParams p;
   p.width = size.first;
   p.height = size.second;
@@ -120,6 +121,8 @@ py::tuple make_blob_py(const py::object& images, std::pair<int, int> size, const
   p.mean = triple(mean, "mean");
   p.std = triple(std_, "std");
   p.pad_value = pad_value;
+  p.center = center;
+  p.sizing = parse_letterbox_sizing(sizing);
   p.validate();
   std::vector<py::array> keep;
   std::vector<cv::Mat> mats = bgr_images(images, keep);
@@ -214,6 +217,54 @@ py::list postprocess_darknet_py(const std::vector<py::object>& outputs, const py
         blocks.push_back(RowBlock{arrays[i].data() + b * rows_per_image[i] * row_length, rows_per_image[i]});
       }
       results[b] = postprocess_darknet(blocks, row_length, input_size.first, input_size.second, per_image[b], params);
+    }
+  }
+  py::list out;
+  for (DetectionArrays& d : results) out.append(detection_tuple(std::move(d)));
+  return out;
+}
+
+py::list postprocess_head_py(const py::object& output_obj, const py::object& transforms_obj,
+                             std::pair<int, int> input_size, const std::string& head, float conf, float iou,
+                             bool class_agnostic, int max_det, const std::vector<int>& strides) {
+  const NmsParams nms = nms_params(conf, iou, class_agnostic, max_det);
+  HeadParams params;
+  params.head = parse_head(head);
+  params.net_width = input_size.first;
+  params.net_height = input_size.second;
+  params.strides = strides;
+  params.validate();
+  py::array_t<double, py::array::c_style | py::array::forcecast> transforms(transforms_obj);
+  if (transforms.ndim() != 2 || transforms.shape(1) != 6 || transforms.shape(0) == 0) {
+    throw InvalidInputError("transforms must have shape (N, 6) with N >= 1, got " + shape_of(transforms));
+  }
+  const size_t batch = static_cast<size_t>(transforms.shape(0));
+  auto output = float_array(output_obj, "output");
+  const bool channel_major = params.head == Head::kYolov8;
+  const char* layout = channel_major ? "(batch, 4+classes, anchors)" : "(batch, rows, 5+classes)";
+  if (output.ndim() != 2 && output.ndim() != 3) {
+    throw InvalidInputError(std::string("output must be ") + layout + " (or 2-D for one image), got " +
+                            shape_of(output));
+  }
+  const size_t images = output.ndim() == 3 ? static_cast<size_t>(output.shape(0)) : 1;
+  if (images != batch) {
+    throw InvalidInputError("output of shape " + shape_of(output) + " holds " + std::to_string(images) +
+                            " image(s) but transforms has " + std::to_string(batch) + " rows");
+  }
+  const size_t d1 = static_cast<size_t>(output.shape(output.ndim() - 2));
+  const size_t d2 = static_cast<size_t>(output.shape(output.ndim() - 1));
+  HeadOutput one;
+  one.anchors = channel_major ? d2 : d1;
+  one.channels = channel_major ? d1 : d2;
+  std::vector<Transform> per_image;
+  for (size_t b = 0; b < batch; ++b) per_image.push_back(transform_from_row(transforms.data(b, 0)));
+  std::vector<DetectionArrays> results(batch);
+  {
+    py::gil_scoped_release release;
+    for (size_t b = 0; b < batch; ++b) {
+      HeadOutput image = one;
+      image.data = output.data() + b * d1 * d2;
+      results[b] = postprocess_head(image, params, per_image[b], nms);
     }
   }
   py::list out;
@@ -386,13 +437,22 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("make_blob", &make_blob_py, py::arg("images"), py::arg("size"), py::arg("mode") = "stretch",
         py::arg("swap_rb") = true, py::arg("scale") = 1.0 / 255.0, py::arg("mean") = std::vector<double>{0.0},
-        py::arg("std") = std::vector<double>{1.0}, py::arg("pad_value") = 127.5,
+        py::arg("std") = std::vector<double>{1.0}, py::arg("pad_value") = 127.5, py::kw_only(),
+        py::arg("center") = true, py::arg("sizing") = "darknet",
         "Images (HxWx{1,3,4} uint8, BGR) -> (NCHW float32 blob, (N, 6) transforms: scale_x, scale_y, pad_x, pad_y, "
-        "width, height).");
+        "width, height). mode: 'stretch', 'crop', 'letterbox' or 'pad_resize' (pad to the input's aspect ratio, then "
+        "stretch); center=False puts the image at the top-left (padding at the bottom/right); sizing (letterbox): "
+        "'darknet' (integer sizes, per-axis scales), 'floor' or 'round' (one ratio, int() or round() sizes).");
   m.def("postprocess_darknet", &postprocess_darknet_py, py::arg("outputs"), py::arg("transforms"),
         py::arg("input_size"), py::arg("conf") = 0.25f, py::arg("iou") = 0.45f, py::arg("class_agnostic") = false,
         py::arg("max_det") = 0,
         "Darknet rows -> per image (xyxy, confidence, class_id) after threshold, NMS and mapping back.");
+  m.def("postprocess_head", &postprocess_head_py, py::arg("output"), py::arg("transforms"), py::arg("input_size"),
+        py::arg("head"), py::arg("conf") = 0.25f, py::arg("iou") = 0.45f, py::arg("class_agnostic") = false,
+        py::arg("max_det") = 0, py::arg("strides") = std::vector<int>{8, 16, 32},
+        "A YOLO head's output -> per image (xyxy, confidence, class_id) after threshold, NMS and mapping back. "
+        "head: 'yolov5' ((B, N, 5+C) pixel rows), 'yolov8'/'yolo11' ((B, 4+C, N)), 'yolox' ((B, N, 5+C) "
+        "grid-relative rows over `strides`) or 'darknet' ((B, N, 5+C) normalised rows); 2-D for one image.");
   m.def("nms", &nms_py, py::arg("boxes"), py::arg("scores"), py::arg("class_ids") = py::none(),
         py::arg("conf") = 0.0f, py::arg("iou") = 0.45f, py::arg("class_agnostic") = false, py::arg("max_det") = 0,
         "Indices kept by NMS (cv::dnn::NMSBoxes semantics), highest score first.");

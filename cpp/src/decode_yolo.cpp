@@ -7,6 +7,24 @@
 
 namespace fastinfer {
 
+namespace {
+
+// The largest of n scores (NaN compares false, so it is never picked), with
+// eight independent maxima so the loop vectorises without -ffast-math.
+inline float max_score(const float* scores, size_t n) {
+  float lanes[8] = {scores[0], scores[0], scores[0], scores[0], scores[0], scores[0], scores[0], scores[0]};
+  size_t c = 0;
+  for (; c + 8 <= n; c += 8) {
+    for (size_t k = 0; k < 8; ++k) lanes[k] = scores[c + k] > lanes[k] ? scores[c + k] : lanes[k];
+  }
+  for (; c < n; ++c) lanes[0] = scores[c] > lanes[0] ? scores[c] : lanes[0];
+  float m = lanes[0];
+  for (size_t k = 1; k < 8; ++k) m = lanes[k] > m ? lanes[k] : m;
+  return m;
+}
+
+}  // namespace
+
 void decode_darknet_rows(const RowBlock& block, size_t row_length, int net_width, int net_height,
                          const Transform& t, float conf, DetectionArrays& out) {
   if (row_length < 6) {
@@ -17,12 +35,12 @@ void decode_darknet_rows(const RowBlock& block, size_t row_length, int net_width
   for (size_t r = 0; r < block.rows; ++r) {
     const float* row = block.data + r * row_length;
     const float* scores = row + 5;
-    size_t best = 0;
-    for (size_t c = 1; c < num_classes; ++c) {
-      if (scores[c] > scores[best]) best = c;
-    }
-    const float score = scores[best];
+    // Most rows have no class above the threshold: find the best score with a
+    // loop the compiler vectorises, and look for its index only when it passes.
+    const float score = max_score(scores, num_classes);
     if (!(score > conf)) continue;
+    size_t best = 0;
+    while (scores[best] != score) ++best;
     const float cx = row[0] * net_width;
     const float cy = row[1] * net_height;
     const float hw = row[2] * net_width * 0.5f;

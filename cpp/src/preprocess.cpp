@@ -13,7 +13,9 @@ ResizeMode parse_resize_mode(const std::string& name) {
   if (name == "stretch") return ResizeMode::kStretch;
   if (name == "crop") return ResizeMode::kCrop;
   if (name == "letterbox") return ResizeMode::kLetterbox;
-  throw InvalidInputError("resize mode must be 'stretch', 'crop' or 'letterbox', got '" + name + "'");
+  if (name == "pad_resize") return ResizeMode::kPadResize;
+  throw InvalidInputError("resize mode must be 'stretch', 'crop' or 'letterbox', got '" + name +
+                          "' (or 'pad_resize': pad to the input's aspect ratio, then stretch)");
 }
 
 const char* resize_mode_name(ResizeMode mode) {
@@ -21,6 +23,23 @@ const char* resize_mode_name(ResizeMode mode) {
     case ResizeMode::kStretch: return "stretch";
     case ResizeMode::kCrop: return "crop";
     case ResizeMode::kLetterbox: return "letterbox";
+    case ResizeMode::kPadResize: return "pad_resize";
+  }
+  return "?";
+}
+
+LetterboxSizing parse_letterbox_sizing(const std::string& name) {
+  if (name == "darknet") return LetterboxSizing::kDarknet;
+  if (name == "floor") return LetterboxSizing::kFloor;
+  if (name == "round") return LetterboxSizing::kRound;
+  throw InvalidInputError("letterbox sizing must be 'darknet', 'floor' or 'round', got '" + name + "'");
+}
+
+const char* letterbox_sizing_name(LetterboxSizing sizing) {
+  switch (sizing) {
+    case LetterboxSizing::kDarknet: return "darknet";
+    case LetterboxSizing::kFloor: return "floor";
+    case LetterboxSizing::kRound: return "round";
   }
   return "?";
 }
@@ -42,6 +61,10 @@ void BlobParams::validate() const {
     }
   }
   if (!std::isfinite(pad_value)) throw InvalidInputError("pad value must be finite");
+  if (mode == ResizeMode::kPadResize && !(pad_value >= 0 && pad_value <= 255 && pad_value == std::floor(pad_value))) {
+    throw InvalidInputError("pad_resize pads the uint8 image before resizing: pad value must be an integer in "
+                            "[0, 255], got " + std::to_string(pad_value));
+  }
 }
 
 cv::Mat to_bgr(const cv::Mat& image) {
@@ -86,15 +109,15 @@ Placement place(const cv::Mat& image, const BlobParams& p) {
     }
     case ResizeMode::kCrop: {
       // Same arithmetic as cv::dnn::blobFromImage(..., crop=true): scale so the
-      // image covers the input, then cut the centre.
+      // image covers the input, then cut the centre (or the top-left).
       cv::Mat resized = image;
       float factor = 1.f;
       if (iw != p.width || ih != p.height) {
         factor = std::max(p.width / static_cast<float>(iw), p.height / static_cast<float>(ih));
         cv::resize(image, resized, cv::Size(), factor, factor, cv::INTER_LINEAR);
       }
-      const int cx = (resized.cols - p.width) / 2;
-      const int cy = (resized.rows - p.height) / 2;
+      const int cx = p.center ? (resized.cols - p.width) / 2 : 0;
+      const int cy = p.center ? (resized.rows - p.height) / 2 : 0;
       out.pixels = resized(cv::Rect(cx, cy, p.width, p.height));
       out.transform.scale_x = factor;
       out.transform.scale_y = factor;
@@ -103,27 +126,64 @@ Placement place(const cv::Mat& image, const BlobParams& p) {
       break;
     }
     case ResizeMode::kLetterbox: {
-      // Darknet's letterbox_image: integer new size, image centred.
       int new_w = p.width;
       int new_h = p.height;
-      if (static_cast<float>(p.width) / iw < static_cast<float>(p.height) / ih) {
-        new_h = static_cast<int>((static_cast<long long>(ih) * p.width) / iw);
+      float scale_x, scale_y;
+      if (p.sizing == LetterboxSizing::kDarknet) {
+        // Darknet's letterbox_image: integer sizes, per-axis scales.
+        if (static_cast<float>(p.width) / iw < static_cast<float>(p.height) / ih) {
+          new_h = static_cast<int>((static_cast<long long>(ih) * p.width) / iw);
+        } else {
+          new_w = static_cast<int>((static_cast<long long>(iw) * p.height) / ih);
+        }
+        new_w = std::max(new_w, 1);
+        new_h = std::max(new_h, 1);
+        scale_x = static_cast<float>(new_w) / iw;
+        scale_y = static_cast<float>(new_h) / ih;
       } else {
-        new_w = static_cast<int>((static_cast<long long>(iw) * p.height) / ih);
+        // One ratio in double, as YOLOX's preproc and Ultralytics' LetterBox
+        // compute it; boxes map back with that ratio on both axes.
+        const double r = std::min(static_cast<double>(p.height) / ih, static_cast<double>(p.width) / iw);
+        const bool truncate = p.sizing == LetterboxSizing::kFloor;
+        new_w = std::max(static_cast<int>(truncate ? iw * r : std::nearbyint(iw * r)), 1);
+        new_h = std::max(static_cast<int>(truncate ? ih * r : std::nearbyint(ih * r)), 1);
+        new_w = std::min(new_w, p.width);
+        new_h = std::min(new_h, p.height);
+        scale_x = scale_y = static_cast<float>(r);
       }
-      new_w = std::max(new_w, 1);
-      new_h = std::max(new_h, 1);
       if (new_w == iw && new_h == ih) {
         out.pixels = image;
       } else {
         cv::resize(image, out.pixels, cv::Size(new_w, new_h), 0, 0, cv::INTER_LINEAR);
       }
-      out.offset_x = (p.width - new_w) / 2;
-      out.offset_y = (p.height - new_h) / 2;
-      out.transform.scale_x = static_cast<float>(new_w) / iw;
-      out.transform.scale_y = static_cast<float>(new_h) / ih;
+      out.offset_x = p.center ? (p.width - new_w) / 2 : 0;
+      out.offset_y = p.center ? (p.height - new_h) / 2 : 0;
+      out.transform.scale_x = scale_x;
+      out.transform.scale_y = scale_y;
       out.transform.pad_x = static_cast<float>(out.offset_x);
       out.transform.pad_y = static_cast<float>(out.offset_y);
+      break;
+    }
+    case ResizeMode::kPadResize: {
+      // Pad to the input's aspect ratio (the smallest such canvas holding the
+      // image), then stretch the canvas to the input size.
+      const long long W = p.width, H = p.height;
+      const int canvas_w = static_cast<int>(std::max<long long>(iw, (ih * W + H - 1) / H));
+      const int canvas_h = static_cast<int>(std::max<long long>(ih, (iw * H + W - 1) / W));
+      const int left = p.center ? (canvas_w - iw) / 2 : 0;
+      const int top = p.center ? (canvas_h - ih) / 2 : 0;
+      cv::Mat canvas;
+      cv::copyMakeBorder(image, canvas, top, canvas_h - ih - top, left, canvas_w - iw - left, cv::BORDER_CONSTANT,
+                         cv::Scalar::all(p.pad_value));
+      if (canvas_w == p.width && canvas_h == p.height) {
+        out.pixels = canvas;
+      } else {
+        cv::resize(canvas, out.pixels, cv::Size(p.width, p.height), 0, 0, cv::INTER_LINEAR);
+      }
+      out.transform.scale_x = static_cast<float>(p.width) / canvas_w;
+      out.transform.scale_y = static_cast<float>(p.height) / canvas_h;
+      out.transform.pad_x = left * out.transform.scale_x;
+      out.transform.pad_y = top * out.transform.scale_y;
       break;
     }
   }

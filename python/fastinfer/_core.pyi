@@ -11,7 +11,7 @@ from fastinfer import ModelLoadError
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Backend', 'BackendError', 'BackendUnavailableError', 'FastInferError', 'InvalidInputError', 'ModelLoadError', 'darknet_cfg_info', 'darknet_weights_info', 'draw_banner', 'draw_detections', 'imread', 'imwrite', 'make_blob', 'nms', 'onnxruntime_from_file', 'opencv_from_darknet', 'opencv_from_onnx', 'opencv_version', 'ort_api_version', 'ort_available_providers', 'ort_load', 'ort_loaded', 'ort_version', 'postprocess_darknet', 'to_bgr']
+__all__: list[str] = ['Backend', 'BackendError', 'BackendUnavailableError', 'FastInferError', 'InvalidInputError', 'ModelLoadError', 'darknet_cfg_info', 'darknet_weights_info', 'draw_banner', 'draw_detections', 'imread', 'imwrite', 'make_blob', 'nms', 'onnxruntime_from_file', 'opencv_from_darknet', 'opencv_from_onnx', 'opencv_version', 'ort_api_version', 'ort_available_providers', 'ort_load', 'ort_loaded', 'ort_version', 'postprocess_darknet', 'postprocess_head', 'to_bgr']
 class Backend:
     """
     A loaded model on one inference backend.
@@ -55,9 +55,9 @@ def imwrite(path: str, image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]]
     """
     Writes an image file; the extension picks the format.
     """
-def make_blob(images: typing.Any, size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], mode: str = 'stretch', swap_rb: bool = True, scale: typing.SupportsFloat | typing.SupportsIndex = 0.00392156862745098, mean: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [0.0], std: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [1.0], pad_value: typing.SupportsFloat | typing.SupportsIndex = 127.5) -> tuple:
+def make_blob(images: typing.Any, size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], mode: str = 'stretch', swap_rb: bool = True, scale: typing.SupportsFloat | typing.SupportsIndex = 0.00392156862745098, mean: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [0.0], std: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [1.0], pad_value: typing.SupportsFloat | typing.SupportsIndex = 127.5, *, center: bool = True, sizing: str = 'darknet') -> tuple:
     """
-    Images (HxWx{1,3,4} uint8, BGR) -> (NCHW float32 blob, (N, 6) transforms: scale_x, scale_y, pad_x, pad_y, width, height).
+    Images (HxWx{1,3,4} uint8, BGR) -> (NCHW float32 blob, (N, 6) transforms: scale_x, scale_y, pad_x, pad_y, width, height). mode: 'stretch', 'crop', 'letterbox' or 'pad_resize' (pad to the input's aspect ratio, then stretch); center=False puts the image at the top-left (padding at the bottom/right); sizing (letterbox): 'darknet' (integer sizes, per-axis scales), 'floor' or 'round' (one ratio, int() or round() sizes).
     """
 def nms(boxes: typing.Any, scores: typing.Any, class_ids: typing.Any = None, conf: typing.SupportsFloat | typing.SupportsIndex = 0.0, iou: typing.SupportsFloat | typing.SupportsIndex = 0.44999998807907104, class_agnostic: bool = False, max_det: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.int64]:
     """
@@ -94,6 +94,10 @@ def ort_version() -> str:
 def postprocess_darknet(outputs: collections.abc.Sequence[typing.Any], transforms: typing.Any, input_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], conf: typing.SupportsFloat | typing.SupportsIndex = 0.25, iou: typing.SupportsFloat | typing.SupportsIndex = 0.44999998807907104, class_agnostic: bool = False, max_det: typing.SupportsInt | typing.SupportsIndex = 0) -> list:
     """
     Darknet rows -> per image (xyxy, confidence, class_id) after threshold, NMS and mapping back.
+    """
+def postprocess_head(output: typing.Any, transforms: typing.Any, input_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], head: str, conf: typing.SupportsFloat | typing.SupportsIndex = 0.25, iou: typing.SupportsFloat | typing.SupportsIndex = 0.44999998807907104, class_agnostic: bool = False, max_det: typing.SupportsInt | typing.SupportsIndex = 0, strides: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [8, 16, 32]) -> list:
+    """
+    A YOLO head's output -> per image (xyxy, confidence, class_id) after threshold, NMS and mapping back. head: 'yolov5' ((B, N, 5+C) pixel rows), 'yolov8'/'yolo11' ((B, 4+C, N)), 'yolox' ((B, N, 5+C) grid-relative rows over `strides`) or 'darknet' ((B, N, 5+C) normalised rows); 2-D for one image.
     """
 def to_bgr(image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]]) -> typing.Any:
     """

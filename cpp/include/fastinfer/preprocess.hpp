@@ -10,10 +10,28 @@
 
 namespace fastinfer {
 
-enum class ResizeMode { kStretch, kCrop, kLetterbox };
+// kStretch: resize to the input size, ignoring the aspect ratio.
+// kCrop: scale to cover the input, then cut (cv::dnn::blobFromImage crop=true).
+// kLetterbox: scale to fit inside the input, then pad the rest.
+// kPadResize: pad the image to the input's aspect ratio first (pad_value),
+//   then stretch the padded image to the input size (NudeNet). Not the same
+//   pixels as kLetterbox: the resize blends the image's edge with the padding.
+enum class ResizeMode { kStretch, kCrop, kLetterbox, kPadResize };
 
 ResizeMode parse_resize_mode(const std::string& name);
 const char* resize_mode_name(ResizeMode mode);
+
+// How kLetterbox sizes the resized image and maps boxes back.
+// kDarknet: Darknet's letterbox_image: the limiting side fills the input, the
+//   other is floor(side * input / limiting side) in integers; per-axis scales
+//   new_size / old_size.
+// kFloor: YOLOX's preproc (ddddocr): r = min(W / w, H / h) in double, resized
+//   to int(w * r) x int(h * r); boxes map back with r on both axes.
+// kRound: as kFloor with round-half-even sizes (Ultralytics' LetterBox).
+enum class LetterboxSizing { kDarknet, kFloor, kRound };
+
+LetterboxSizing parse_letterbox_sizing(const std::string& name);
+const char* letterbox_sizing_name(LetterboxSizing sizing);
 
 struct BlobParams {
   int width = 416;
@@ -28,7 +46,14 @@ struct BlobParams {
   std::array<double, 3> std{1.0, 1.0, 1.0};
   // Letterbox padding in pixel units (before mean/scale/std); 127.5 gives
   // Darknet's 0.5 grey for scale 1/255.
+  // kPadResize draws the padding into the uint8 image, so it must then be an
+  // integer in [0, 255].
   double pad_value = 127.5;
+  // kLetterbox / kPadResize: image centred (Darknet, Ultralytics), or at the
+  // top-left with all padding at the bottom/right (YOLOX, ddddocr, NudeNet).
+  // kCrop: cut the centre, or the top-left. Ignored by kStretch.
+  bool center = true;
+  LetterboxSizing sizing = LetterboxSizing::kDarknet;  // kLetterbox only
 
   void validate() const;
 };

@@ -1,0 +1,291 @@
+"""Recognising the output layout ("head") of an ONNX YOLO model.
+
+The native core decodes four layouts (``_core.postprocess_head``):
+
+* ``"darknet"``: rows ``[N, 5+C]`` with the box as fractions of the input,
+  objectness and class scores (OpenCV's Darknet layers, one output per layer).
+* ``"yolov5"``: rows ``[B, N, 5+C]`` in input pixels with objectness;
+  ``N = 3 * sum(cells)`` (three anchors per grid cell).
+* ``"yolov8"`` (also YOLO11): channel-major ``[B, 4+C, N]``, no objectness.
+* ``"yolox"``: rows ``[B, N, 5+C]`` relative to the grid cells;
+  ``N = sum(cells)`` (one prediction per cell).
+
+where ``cells`` is ``ceil(H/s) * ceil(W/s)`` for each stride ``s`` (8, 16, 32).
+
+Example:
+    >>> info = describe_onnx("yolov8n.onnx")
+    >>> detect_head([o["shape"] for o in info["outputs"]], info["metadata"])
+    'yolov8'
+    >>> names_from_metadata(info["metadata"])[:2]
+    ['person', 'bicycle']
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence, Union
+
+from .errors import ModelLoadError
+
+HEADS = ("darknet", "yolov5", "yolov8", "yolox")
+DEFAULT_STRIDES = (8, 16, 32)
+#: Metadata key that names the head explicitly; it wins over the shapes.
+HEAD_KEY = "fastinfer.head"
+#: Keys an Ultralytics export writes into the ONNX metadata.
+ULTRALYTICS_KEYS = ("author", "task", "stride", "names", "imgsz")
+#: Largest square input tried when the input size is unknown.
+_MAX_GUESSED_SIZE = 4096
+
+Dim = Union[int, str, None]  # a fixed size, a symbolic name, or unknown
+
+
+def describe_onnx(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Inputs, outputs and metadata of an ONNX model, read without running it.
+
+    Args:
+        path: the ``.onnx`` file. External weight files are not read.
+
+    Returns:
+        ``{"inputs": [...], "outputs": [...], "metadata": {...}}``; each input
+        and output is ``{"name": str, "shape": list, "dtype": str}`` where a
+        dimension is an int, the name of a symbolic dimension (str), or None
+        when it is neither; ``metadata`` holds the model's ``metadata_props``.
+
+    Raises:
+        ModelLoadError: the file is missing or is not an ONNX model.
+
+    Example:
+        >>> describe_onnx("320n.onnx")["inputs"]
+        [{'name': 'images', 'shape': ['batch', 3, 'height', 'width'], 'dtype': 'float32'}]
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(f"ONNX model '{path}' does not exist")
+    import onnx  # imported here: only ONNX models need it
+
+    try:
+        model = onnx.load(os.fspath(path), load_external_data=False)
+    except Exception as exc:  # protobuf raises its own DecodeError, onnx a few others
+        raise ModelLoadError(f"cannot read ONNX model '{path}': {type(exc).__name__}: {exc}") from exc
+    if not model.graph.output:
+        raise ModelLoadError(f"ONNX model '{path}' has no outputs")
+    initializers = {t.name for t in model.graph.initializer}
+
+    def value_info(v: Any) -> dict[str, Any]:
+        tensor = v.type.tensor_type
+        shape: list[Dim] = []
+        for d in tensor.shape.dim:
+            if d.HasField("dim_value"):
+                shape.append(int(d.dim_value))
+            else:
+                shape.append(d.dim_param if d.HasField("dim_param") else None)
+        try:
+            dtype = str(onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type))
+        except (KeyError, ValueError, TypeError):
+            dtype = onnx.TensorProto.DataType.Name(tensor.elem_type).lower()
+        return {"name": v.name, "shape": shape, "dtype": dtype}
+
+    return {
+        # Old exporters list the weights among the inputs too.
+        "inputs": [value_info(v) for v in model.graph.input if v.name not in initializers],
+        "outputs": [value_info(v) for v in model.graph.output],
+        "metadata": {p.key: p.value for p in model.metadata_props},
+    }
+
+
+def grid_cells(input_size: tuple[int, int], strides: Sequence[int] = DEFAULT_STRIDES) -> int:
+    """Grid cells over all strides for an input of ``(width, height)``: sum of ``ceil(H/s) * ceil(W/s)``.
+
+    Example:
+        >>> grid_cells((640, 640))
+        8400
+    """
+    width, height = input_size
+    return sum(math.ceil(width / s) * math.ceil(height / s) for s in strides)
+
+
+def _is_ultralytics(metadata: Mapping[str, str]) -> bool:
+    return metadata.get("author", "").lower().startswith("ultralytics") or (
+        sum(key in metadata for key in ULTRALYTICS_KEYS) >= 3)
+
+
+def _imgsz(metadata: Mapping[str, str]) -> tuple[int, int] | None:
+    """Ultralytics' ``imgsz`` (``"[h, w]"``) as ``(width, height)``."""
+    raw = metadata.get("imgsz")
+    if not raw:
+        return None
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    if isinstance(value, int):
+        return value, value
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return value[1], value[0]
+    return None
+
+
+def _row_head_for(rows: int, sizes: Sequence[tuple[int, int]]) -> tuple[str, tuple[int, int]] | None:
+    for size in sizes:
+        cells = grid_cells(size)
+        if rows == cells:
+            return "yolox", size
+        if rows == 3 * cells:
+            return "yolov5", size
+    return None
+
+
+def _square_sizes() -> list[tuple[int, int]]:
+    step = max(DEFAULT_STRIDES)
+    return [(s, s) for s in range(step, _MAX_GUESSED_SIZE + 1, step)]
+
+
+def detect_head(output_shapes: Sequence[Sequence[Dim]], metadata: Mapping[str, str] | None,
+                num_classes: int | None = None, input_size: tuple[int, int] | None = None) -> str:
+    """Which head an ONNX detector has, from its output shapes and metadata.
+
+    Rules, in order:
+
+    1. ``metadata["fastinfer.head"]`` names it.
+    2. A rank-3 first output ``[B, 4+C, N]`` with fewer channels than anchors
+       (or a fixed channel count and a symbolic ``N``) is ``"yolov8"``.
+    3. Several row outputs sharing one row length, or 2-D rows, are
+       ``"darknet"`` (one output per detection layer, as OpenCV emits them).
+    4. Rows ``[B, N, 5+C]`` from an Ultralytics export (``author``, ``task``,
+       ``stride``, ``names``, ``imgsz`` metadata) are ``"yolov5"``.
+    5. Other rows: ``N`` equal to the grid cells over strides 8, 16, 32 is
+       ``"yolox"``, three times that is ``"yolov5"``. The grid is that of
+       ``input_size``, else of the metadata's ``imgsz``, else of a square
+       input found from ``N``.
+
+    ``num_classes``, when given, settles the orientation (``4+C`` channels or
+    ``5+C`` values per row) and must fit the shape.
+
+    Args:
+        output_shapes: each output's shape (ints, or str/None for symbolic
+            dimensions), as ``describe_onnx`` gives them.
+        metadata: the model's metadata (``describe_onnx(...)["metadata"]``).
+        num_classes: the number of class names, if known.
+        input_size: the network input as ``(width, height)``, if known.
+
+    Returns:
+        ``"darknet"``, ``"yolov5"``, ``"yolov8"`` or ``"yolox"``.
+
+    Raises:
+        ModelLoadError: the metadata names an unknown head, the model is not a
+            detector, or the layout cannot be told apart (the message says to
+            pass ``head=``).
+
+    Example:
+        >>> detect_head([[1, 84, 8400]], {})
+        'yolov8'
+        >>> detect_head([[1, 3549, 6]], {}, input_size=(416, 416))
+        'yolox'
+    """
+    metadata = dict(metadata or {})
+    named = metadata.get(HEAD_KEY)
+    if named is not None:
+        head = "yolov8" if named == "yolo11" else named
+        if head not in HEADS:
+            raise ModelLoadError(f"metadata '{HEAD_KEY}' is '{named}', expected one of {', '.join(HEADS)}")
+        return head
+    shapes = [list(s) for s in output_shapes]
+    if not shapes:
+        raise ModelLoadError("the model has no outputs, so it is not a detector")
+
+    ultralytics = _is_ultralytics(metadata)
+    task = metadata.get("task")
+    if ultralytics and task not in (None, "detect"):
+        raise ModelLoadError(f"the model is an Ultralytics '{task}' model; only 'detect' models are supported")
+
+    def cannot_tell(why: str) -> ModelLoadError:
+        return ModelLoadError(
+            f"cannot tell the output layout of a model with output shapes {shapes}: {why}; pass "
+            f"head='darknet', 'yolov5', 'yolov8' or 'yolox' (and input_size=(width, height) if it is dynamic)")
+
+    shape = shapes[0]
+    if len(shape) == 2:
+        if isinstance(shape[1], int) and shape[1] >= 6:
+            return "darknet"
+        raise cannot_tell("2-D output without 5+classes values per row")
+    if len(shape) != 3:
+        raise cannot_tell(f"expected a rank-3 first output, got rank {len(shape)}")
+    _, a, b = shape
+
+    if num_classes is not None:
+        if a == 4 + num_classes and b != 5 + num_classes:
+            channel_major = True
+        elif b == 5 + num_classes:
+            channel_major = False
+        else:
+            raise ModelLoadError(
+                f"output shape {shape} does not fit {num_classes} classes: expected [B, {4 + num_classes}, N] "
+                f"(YOLOv8/YOLO11) or [B, N, {5 + num_classes}] (YOLOv5, YOLOX, Darknet)")
+    elif isinstance(a, int) and isinstance(b, int):
+        channel_major = a < b
+    elif isinstance(a, int) or isinstance(b, int):
+        channel_major = isinstance(a, int)  # the fixed dimension holds the channels
+    else:
+        raise cannot_tell("neither of its last two dimensions is fixed")
+
+    if channel_major:
+        if isinstance(a, int) and a < 5:
+            raise cannot_tell(f"{a} channels is fewer than 4 box values + 1 class")
+        return "yolov8"
+
+    if not (isinstance(b, int) and b >= 6):
+        raise cannot_tell(f"rows of {b} values are fewer than 4 box values + objectness + 1 class")
+    row_outputs = [s for s in shapes if len(s) in (2, 3) and s[-1] == b]
+    if len(shapes) > 1 and len(row_outputs) == len(shapes):
+        return "darknet"
+    if ultralytics:
+        return "yolov5"
+    if not isinstance(a, int):
+        raise cannot_tell("its row count is dynamic, so the grid cannot be checked")
+    size = input_size or _imgsz(metadata)
+    found = _row_head_for(a, [tuple(size)] if size else _square_sizes())
+    if found is None:
+        where = f"a {size[0]}x{size[1]} input" if size else "any square input"
+        raise cannot_tell(f"{a} rows is neither the grid cells of {where} over strides "
+                          f"{', '.join(map(str, DEFAULT_STRIDES))} (YOLOX) nor 3 times that (YOLOv5)")
+    return found[0]
+
+
+def names_from_metadata(metadata: Mapping[str, str] | None) -> list[str] | None:
+    """Class names from an ONNX model's metadata, or None when it has none.
+
+    Ultralytics stores ``names`` as a Python dict literal
+    (``"{0: 'person', 1: 'bicycle'}"``); a list literal is accepted too. The
+    text is parsed with ``ast.literal_eval``, never evaluated.
+
+    Args:
+        metadata: the model's metadata (``describe_onnx(...)["metadata"]``).
+
+    Returns:
+        The names in class-id order, or None without a ``names`` entry.
+
+    Raises:
+        ModelLoadError: ``names`` is not a dict with keys 0..N-1 or a list.
+
+    Example:
+        >>> names_from_metadata({"names": "{0: 'person', 1: 'bicycle'}"})
+        ['person', 'bicycle']
+    """
+    raw = (metadata or {}).get("names")
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = ast.literal_eval(raw.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+        raise ModelLoadError(f"metadata 'names' is not a dict or list literal: {raw[:80]!r}") from exc
+    if isinstance(value, dict):
+        if set(value) != set(range(len(value))) or any(isinstance(k, bool) for k in value):
+            raise ModelLoadError(f"metadata 'names' must map the class ids 0..{len(value) - 1} to names, got keys "
+                                 f"{sorted(map(repr, value))[:10]}")
+        return [str(value[i]) for i in range(len(value))]
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    raise ModelLoadError(f"metadata 'names' must be a dict or list literal, got {type(value).__name__}: {raw[:80]!r}")
