@@ -98,6 +98,34 @@ def transforms_for(sizes, mode, input_size=NET) -> np.ndarray:
 IMAGE_SIZES = [(640, 480), (300, 900), (416, 320), (1352, 900), (17, 5)]
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_objectness_gate(seed):
+    """objectness_gate=True skips rows whose objectness is not above conf (Darknet's rule).
+
+    On rows whose class scores are objectness x probability (what OpenCV's Darknet layers and
+    converted models emit) it changes nothing; on other rows it equals the reference run on the
+    rows with objectness above conf.
+    """
+    rng = np.random.default_rng(seed)
+    transforms = transforms_for([IMAGE_SIZES[seed % len(IMAGE_SIZES)]], "stretch")
+    conf = float(rng.choice([0.25, 0.5, float(np.float32(rng.random()))]))
+    rows = synthetic_rows(rng, 300, conf)
+    rows[rng.random(300) < 0.1, 4] = np.float32(conf)  # objectness exactly at conf: gated out
+    products = rows.copy()
+    products[:, 5:] = np.minimum(products[:, 5:], products[:, 4:5])  # never above objectness
+    for data in (rows, products):
+        if not well_conditioned([data], transforms, conf, 0.45):
+            continue
+        gated = _core.postprocess_darknet([data], transforms, NET, conf, 0.45, objectness_gate=True)
+        kept = data[data[:, 4] > np.float32(conf)]
+        assert_same(gated, reference_postprocess([kept], transforms, NET, conf, 0.45), f"seed {seed}")
+    if well_conditioned([products], transforms, conf, 0.45):
+        plain = _core.postprocess_darknet([products], transforms, NET, conf, 0.45)
+        gated = _core.postprocess_darknet([products], transforms, NET, conf, 0.45, objectness_gate=True)
+        for a, b in zip(plain[0], gated[0]):
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("layout", ["2-D", "3-D", "mixed"])
 @pytest.mark.parametrize("mode", ["stretch", "crop", "letterbox"])
 def test_batches_match_the_reference(mode, layout):

@@ -176,7 +176,7 @@ NmsParams nms_params(float conf, float iou, bool class_agnostic, int max_det) {
 
 py::list postprocess_darknet_py(const std::vector<py::object>& outputs, const py::object& transforms_obj,
                                 std::pair<int, int> input_size, float conf, float iou, bool class_agnostic,
-                                int max_det) {
+                                int max_det, bool objectness_gate) {
   const NmsParams params = nms_params(conf, iou, class_agnostic, max_det);
   py::array_t<double, py::array::c_style | py::array::forcecast> transforms(transforms_obj);
   if (transforms.ndim() != 2 || transforms.shape(1) != 6) {
@@ -216,7 +216,8 @@ py::list postprocess_darknet_py(const std::vector<py::object>& outputs, const py
       for (size_t i = 0; i < arrays.size(); ++i) {
         blocks.push_back(RowBlock{arrays[i].data() + b * rows_per_image[i] * row_length, rows_per_image[i]});
       }
-      results[b] = postprocess_darknet(blocks, row_length, input_size.first, input_size.second, per_image[b], params);
+      results[b] = postprocess_darknet(blocks, row_length, input_size.first, input_size.second, per_image[b], params,
+                                       objectness_gate);
     }
   }
   py::list out;
@@ -445,8 +446,11 @@ PYBIND11_MODULE(_core, m) {
         "'darknet' (integer sizes, per-axis scales), 'floor' or 'round' (one ratio, int() or round() sizes).");
   m.def("postprocess_darknet", &postprocess_darknet_py, py::arg("outputs"), py::arg("transforms"),
         py::arg("input_size"), py::arg("conf") = 0.25f, py::arg("iou") = 0.45f, py::arg("class_agnostic") = false,
-        py::arg("max_det") = 0,
-        "Darknet rows -> per image (xyxy, confidence, class_id) after threshold, NMS and mapping back.");
+        py::arg("max_det") = 0, py::kw_only(), py::arg("objectness_gate") = false,
+        "Darknet rows -> per image (xyxy, confidence, class_id) after threshold, NMS and mapping back. "
+        "objectness_gate: also skip rows whose objectness is not above conf (Darknet's rule; exact and much faster "
+        "for rows whose class scores are objectness x probability, as OpenCV's Darknet layers and converted "
+        "models emit them).");
   m.def("postprocess_head", &postprocess_head_py, py::arg("output"), py::arg("transforms"), py::arg("input_size"),
         py::arg("head"), py::arg("conf") = 0.25f, py::arg("iou") = 0.45f, py::arg("class_agnostic") = false,
         py::arg("max_det") = 0, py::arg("strides") = std::vector<int>{8, 16, 32},

@@ -91,9 +91,9 @@ def ort_version() -> str:
     """
     Version of the loaded ONNX Runtime library.
     """
-def postprocess_darknet(outputs: collections.abc.Sequence[typing.Any], transforms: typing.Any, input_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], conf: typing.SupportsFloat | typing.SupportsIndex = 0.25, iou: typing.SupportsFloat | typing.SupportsIndex = 0.44999998807907104, class_agnostic: bool = False, max_det: typing.SupportsInt | typing.SupportsIndex = 0) -> list:
+def postprocess_darknet(outputs: collections.abc.Sequence[typing.Any], transforms: typing.Any, input_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], conf: typing.SupportsFloat | typing.SupportsIndex = 0.25, iou: typing.SupportsFloat | typing.SupportsIndex = 0.44999998807907104, class_agnostic: bool = False, max_det: typing.SupportsInt | typing.SupportsIndex = 0, *, objectness_gate: bool = False) -> list:
     """
-    Darknet rows -> per image (xyxy, confidence, class_id) after threshold, NMS and mapping back.
+    Darknet rows -> per image (xyxy, confidence, class_id) after threshold, NMS and mapping back. objectness_gate: also skip rows whose objectness is not above conf (Darknet's rule; exact and much faster for rows whose class scores are objectness x probability, as OpenCV's Darknet layers and converted models emit them).
     """
 def postprocess_head(output: typing.Any, transforms: typing.Any, input_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], head: str, conf: typing.SupportsFloat | typing.SupportsIndex = 0.25, iou: typing.SupportsFloat | typing.SupportsIndex = 0.44999998807907104, class_agnostic: bool = False, max_det: typing.SupportsInt | typing.SupportsIndex = 0, strides: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [8, 16, 32]) -> list:
     """

@@ -27,12 +27,17 @@ struct RowBlock {
 
 // Keeps rows whose best class score is strictly above `conf`, maps their
 // boxes back through `transform` (unclipped). Appends to out.
+// objectness_gate: also skip rows whose objectness is not above `conf`, as
+// Darknet's detector does. Exact for rows whose class scores are objectness x
+// class probability (OpenCV's Darknet layers, fastinfer's converted models),
+// and much faster; rows of other origin may need it off.
 void decode_darknet_rows(const RowBlock& block, size_t row_length, int net_width, int net_height,
-                         const Transform& transform, float conf, DetectionArrays& out);
+                         const Transform& transform, float conf, DetectionArrays& out, bool objectness_gate = false);
 
 // Decoding, NMS, then clipping to the image, for one image (blocks: one per
 // output layer).
 DetectionArrays postprocess_darknet(const std::vector<RowBlock>& blocks, size_t row_length, int net_width,
-                                    int net_height, const Transform& transform, const NmsParams& nms_params);
+                                    int net_height, const Transform& transform, const NmsParams& nms_params,
+                                    bool objectness_gate = false);
 
 }  // namespace fastinfer
