@@ -22,6 +22,11 @@ ORT_HEADERS := third_party/onnxruntime/usr/include/onnxruntime/onnxruntime_cxx_a
 # dependency on opencv-python, which would clash with the headless build.
 TEST_DEPS := pytest "opencv-python-headless>=4.8,<5" pybind11-stubgen scipy matplotlib pyyaml \
 	defusedxml pillow requests tqdm "pydeprecate>=0.9,<0.14"
+# Installed without their dependencies, which would clash (opencv-python against
+# the headless build) or are not needed: supervision (the Detections peer),
+# and the packages whose own decoding of the shared YOLOv8 (nudenet) and
+# YOLOX (ddddocr) models the head tests compare against.
+TEST_NO_DEPS := "supervision>=0.20" "nudenet==3.4.2" "ddddocr==1.6.1"
 DEMO_IMAGE := /usr/share/darknet/data/dog.jpg
 DEMO_OUT := demo-out
 
@@ -43,9 +48,9 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 venv: $(PY)
-	@$(PY) -c "import pybind11, scikit_build_core, numpy, onnx, onnxruntime, pytest, cv2, supervision" 2>/dev/null || { \
+	@$(PY) -c "import pybind11, scikit_build_core, numpy, onnx, onnxruntime, pytest, cv2, supervision, nudenet, ddddocr" 2>/dev/null || { \
 	  echo "installing the Python build, run and test dependencies into $(VENV)"; \
-	  $(PIP) install $(BUILD_DEPS) $(RUN_DEPS) $(TEST_DEPS) && $(PIP) install --no-deps "supervision>=0.20"; }
+	  $(PIP) install $(BUILD_DEPS) $(RUN_DEPS) $(TEST_DEPS) && $(PIP) install --no-deps $(TEST_NO_DEPS); }
 
 $(ORT_HEADERS):
 	@if [ -z "$$ONNXRUNTIME_ROOT" ] && [ ! -f /usr/include/onnxruntime/onnxruntime_cxx_api.h ]; then \
@@ -68,6 +73,7 @@ test: build
 
 bench: build
 	$(PY) benchmarks/bench_detect.py
+	$(PY) benchmarks/bench_pipelines.py
 
 # Regenerates the committed type stub of the native module.
 stubs: build

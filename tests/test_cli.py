@@ -113,6 +113,35 @@ def test_detect_thresholds(capsys, dog, expected, yolo_files):
     assert [d["label"] for d in record["detections"]] == expected[expected.confidence > 0.6].labels
 
 
+@pytest.mark.parametrize("options, backend", [(["--backend", "opencv"], "opencv"),
+                                              (["--input-size", "416", "416"], "onnxruntime")])
+def test_detect_backend_and_input_size(capsys, dog, expected, yolo_files, options, backend):
+    rc = cli.main(["detect", str(dog), "--model", str(yolo_files["cfg"]), "--json", *options])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    record = json.loads(captured.out)
+    assert record["metadata"]["backend"] == backend
+    assert sorted(d["label"] for d in record["detections"]) == sorted(expected.labels)
+
+
+def test_detect_onnx_model_with_head(capsys, dog, shared_dir):
+    model = shared_dir / "models" / "yolox-ddddocr" / "common_det.onnx"
+    rc = cli.main(["detect", str(dog), "--model", str(model), "--head", "yolox", "--json", "--conf", "0.1"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    record = json.loads(captured.out)
+    assert record["metadata"]["head"] == "yolox"
+    expected = fastinfer.Detector(model, conf=0.1)(dog)
+    assert len(record["detections"]) == len(expected)
+
+
+def test_bad_backend_is_a_usage_error(capsys, dog):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["detect", str(dog), "--backend", "tensorrt"])
+    assert info.value.code == 2
+    assert "invalid choice: 'tensorrt'" in capsys.readouterr().err
+
+
 def test_missing_image_is_an_error_without_traceback(tmp_path, capsys, dog, yolo_files):
     absent = tmp_path / "absent.jpg"
     rc = cli.main(["detect", str(absent), str(dog), "--model", str(yolo_files["cfg"])])

@@ -110,8 +110,14 @@ def _raise_core_invalid_input_error(tmp_path: Path) -> None:
 
 def _raise_core_backend_error(tmp_path: Path, yolo_files) -> None:
     # 40 is not a multiple of yolov3-tiny's stride 32: OpenCV DNN cannot concat the route.
-    det = fastinfer.Detector(yolo_files["cfg"], weights=yolo_files["weights"], input_size=40)
+    det = fastinfer.Detector(yolo_files["cfg"], weights=yolo_files["weights"], input_size=40, backend="opencv")
     det(np.zeros((40, 40, 3), np.uint8))
+
+
+def _raise_core_ort_error(tmp_path: Path, yolo_files) -> None:
+    # The converted model has a fixed 416x416 input: the ONNX Runtime backend refuses 40x40.
+    det = fastinfer.Detector(yolo_files["cfg"])
+    det.backend.forward(np.zeros((1, 3, 40, 40), np.float32))
 
 
 @pytest.mark.parametrize(
@@ -120,8 +126,9 @@ def _raise_core_backend_error(tmp_path: Path, yolo_files) -> None:
         (lambda tmp, files: _raise_core_model_load_error(tmp), "ModelLoadError"),
         (lambda tmp, files: _raise_core_invalid_input_error(tmp), "InvalidInputError"),
         (lambda tmp, files: _raise_core_backend_error(tmp, files), "BackendError"),
+        (lambda tmp, files: _raise_core_ort_error(tmp, files), "InvalidInputError"),
     ],
-    ids=["ModelLoadError", "InvalidInputError", "BackendError"],
+    ids=["ModelLoadError", "InvalidInputError", "BackendError", "InvalidInputError-onnxruntime"],
 )
 def test_core_errors_are_the_public_classes(tmp_path, yolo_files, make_error, expected):
     """An error raised in C++ is an instance of the ``fastinfer`` class of the same name."""

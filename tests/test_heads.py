@@ -775,3 +775,63 @@ def test_names_from_metadata():
         with pytest.raises(fastinfer.ModelLoadError, match=message):
             heads.names_from_metadata({"names": bad})
 
+
+# ---------------------------------------------------------------- fastinfer.Detector end to end
+
+NUDENET_PREPROCESSING = fastinfer.Preprocessing(mode="pad_resize", swap_rb=False, scale=1 / 255, pad_value=0,
+                                                center=False)
+
+
+@pytest.mark.parametrize("size", [None, 416])
+def test_detector_on_nudenets_yolov8(size, photos, nudenet, nudenet_model, nudenet_backend):
+    """Detector(onnx) finds the head, names and input size itself and equals the package-checked pipeline.
+
+    The model has a dynamic H/W: without input_size it runs at the size in its metadata (imgsz, 320).
+    """
+    det = fastinfer.Detector(nudenet_model, input_size=size, preprocessing=NUDENET_PREPROCESSING,
+                             class_agnostic=True)
+    side = size or 320
+    assert det.head == "yolov8" and det.input_size == (side, side) and det.backend.name == "onnxruntime"
+    package = nudenet.NudeDetector(model_path=str(nudenet_model), inference_resolution=side)
+    assert list(det.names) == heads.names_from_metadata(heads.describe_onnx(nudenet_model)["metadata"])
+    for path in photos:
+        dets = det(path)
+        blob, transforms = _core.make_blob(fastinfer.read_image(path), (side, side), **NUDENET_BLOB)
+        (xyxy, conf, cls), = _core.postprocess_head(nudenet_backend.forward(blob)[0], transforms, (side, side),
+                                                    "yolov8", 0.25, 0.45, True)
+        np.testing.assert_array_equal(dets.xyxy, xyxy, err_msg=path.name)
+        np.testing.assert_array_equal(dets.confidence, conf, err_msg=path.name)
+        expected = sorted(package.detect(str(path)), key=lambda d: -d["score"])
+        assert dets.labels == [d["class"] for d in expected], path.name
+        np.testing.assert_allclose(dets.confidence, [d["score"] for d in expected], atol=1e-4, err_msg=path.name)
+
+
+def test_detector_on_ddddocrs_yolox(photos, ddddocr_engine, ddddocr_model):
+    """The YOLOX preset is ddddocr's own pre-processing; boxes agree with its int() boxes."""
+    det = fastinfer.Detector(ddddocr_model, conf=0.1, class_agnostic=True)
+    assert det.head == "yolox" and det.input_size == DDDDOCR_SIZE and det.names == ("class0",)
+    found = 0
+    for path in photos:
+        dets = det(path)
+        boxes = np.asarray(ddddocr_engine.detection(path.read_bytes()), np.float64).reshape(-1, 4)
+        assert len(dets) == len(boxes), path.name
+        for box in dets.xyxy.astype(np.float64):
+            best = np.abs(boxes - box).max(axis=1).min()
+            assert best < 1 + 2e-3, f"{path.name}: {box} not in ddddocr's {boxes}"
+        found += len(dets)
+    assert found >= 5
+
+
+def test_detector_head_override_and_errors(nudenet_model, ddddocr_model, yolo_files, raises_invalid):
+    forced = fastinfer.Detector(ddddocr_model, head="yolox", names=["text"])
+    assert forced.names == ("text",)
+    with raises_invalid("head must be one of"):
+        fastinfer.Detector(ddddocr_model, head="yolov9")
+    with raises_invalid("Darknet cfg has the 'darknet' head"):
+        fastinfer.Detector(yolo_files["cfg"], head="yolox")
+    with raises_invalid("weights= is for Darknet models"):
+        fastinfer.Detector(nudenet_model, weights=yolo_files["weights"])
+    with raises_invalid("preprocessing mode must be one of"):
+        fastinfer.Preprocessing(mode="squash")
+    with raises_invalid("preprocessing must be a fastinfer.Preprocessing"):
+        fastinfer.Detector(nudenet_model, preprocessing={"mode": "letterbox"})

@@ -12,11 +12,12 @@ network; this package is the small API around them::
 from importlib.metadata import PackageNotFoundError, version
 
 from . import backends as _backends
-from . import models
+from . import convert, models
 from .detections import Detections
-from .detector import Detector
+from .detector import Detector, Preprocessing
 from .errors import BackendError, BackendUnavailableError, FastInferError, InvalidInputError, ModelLoadError
 from .images import load_image, read_image, write_image
+from .quantization import quantize
 
 # ONNX Runtime is loaded into the core now, so an installed onnxruntime that
 # is too old (or broken) is reported here rather than at the first model.
@@ -34,6 +35,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "Detector",
     "Detections",
+    "Preprocessing",
     "FastInferError",
     "ModelLoadError",
     "InvalidInputError",
@@ -43,5 +45,7 @@ __all__ = [
     "read_image",
     "write_image",
     "models",
+    "convert",
+    "quantize",
     "__version__",
 ]

@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__, _core
-from .detector import Detector
+from .backends import BACKENDS
+from .detector import HEADS, PRECISIONS, Detector
 from .errors import FastInferError
 from .images import read_image, write_image
 
 
 def _detect(args: argparse.Namespace) -> int:
-    detector = Detector(args.model, conf=args.conf, iou=args.iou, letterbox=args.letterbox)
+    detector = Detector(args.model, conf=args.conf, iou=args.iou, letterbox=args.letterbox, backend=args.backend,
+                        head=args.head, precision=args.precision, input_size=args.input_size)
     out_dir = Path(args.out) if args.out else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -63,7 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: yolov3-tiny)")
     detect.add_argument("--conf", type=float, default=0.25, help="confidence threshold (default: 0.25)")
     detect.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold (default: 0.45)")
-    detect.add_argument("--letterbox", action="store_true", help="keep the aspect ratio (Darknet letterbox)")
+    detect.add_argument("--letterbox", action="store_true", default=None,
+                        help="keep the aspect ratio and pad (default: the model family's own choice)")
+    detect.add_argument("--input-size", type=int, nargs=2, metavar=("W", "H"), help="network input size")
+    detect.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default: auto, "
+                        "ONNX Runtime)")
+    detect.add_argument("--precision", choices=PRECISIONS, default="fp32", help="fp32, or int8 (ONNX Runtime, "
+                        "calibrated once on Darknet's sample photos and cached)")
+    detect.add_argument("--head", choices=HEADS, help="output layout of an ONNX model (default: recognised)")
     detect.add_argument("--out", metavar="DIR", help="write annotated images into DIR")
     detect.add_argument("--json", action="store_true", help="print one JSON object per image")
     detect.set_defaults(run=_detect)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence, Union, overload
 
 import numpy as np
 
-from . import _core, backends, darknet, models
+from . import _core, backends, convert, darknet, heads, models, quantization
 from .detections import Detections
 from .errors import InvalidInputError, ModelLoadError
 from .images import ImageLike, load_image
@@ -18,6 +19,8 @@ from .images import ImageLike, load_image
 log = logging.getLogger("fastinfer")
 
 Size = Union[int, Sequence[int]]
+HEADS = ("darknet", "yolov5", "yolov8", "yolox")
+PRECISIONS = ("fp32", "int8")
 
 
 def _check_unit(name: str, value: float) -> float:
@@ -37,25 +40,85 @@ def _size(value: Size) -> tuple[int, int]:
     return w, h
 
 
+def _choice(name: str, value: str, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        raise InvalidInputError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How images become the network input; the C++ core applies it and maps boxes back.
+
+    Example (NudeNet's own: pad to a square at the bottom/right with black,
+    then resize; BGR; 1/255)::
+
+        fastinfer.Preprocessing(mode="pad_resize", swap_rb=False, pad_value=0, center=False)
+    """
+
+    mode: str = "stretch"  # stretch | crop | letterbox | pad_resize
+    scale: float = 1.0 / 255.0
+    swap_rb: bool = True
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    pad_value: float = 127.5
+    center: bool = True  # letterbox: centre the image (False: top-left, padding bottom/right)
+    sizing: str = "darknet"  # letterbox sizes: darknet (per-axis integer scales), floor or round (one ratio)
+
+    def __post_init__(self) -> None:
+        _choice("preprocessing mode", self.mode, ("stretch", "crop", "letterbox", "pad_resize"))
+        _choice("preprocessing sizing", self.sizing, ("darknet", "floor", "round"))
+        if len(self.mean) != 3 or len(self.std) != 3:
+            raise InvalidInputError(f"preprocessing mean and std need 3 values, got {self.mean} and {self.std}")
+
+
+#: Each family's own pre-processing: the classic Darknet demo (1/255, RGB,
+#: stretch; letterbox pads 0.5 grey as Darknet does), Ultralytics (centred
+#: letterbox with 114 grey, rounded sizes, 1/255, RGB) and YOLOX (letterbox
+#: with 114 at the bottom and right, truncated sizes, raw 0-255 BGR).
+PRESETS = {
+    "darknet": Preprocessing(),
+    "yolov5": Preprocessing(mode="letterbox", pad_value=114.0, sizing="round"),
+    "yolov8": Preprocessing(mode="letterbox", pad_value=114.0, sizing="round"),
+    "yolox": Preprocessing(mode="letterbox", scale=1.0, swap_rb=False, pad_value=114.0, center=False,
+                           sizing="floor"),
+}
+
+
 class Detector:
-    """A YOLO-style object detector.
+    """A YOLO-family object detector.
 
     Args:
         model: a Darknet ``.cfg`` path (the ``.weights`` with the same stem
-            beside it is used), an ONNX file whose outputs are Darknet-style
-            rows, or a model zoo name such as ``"yolov3-tiny"``.
+            beside it is used), an ONNX export of YOLOv5, YOLOv8/YOLO11 or
+            YOLOX (or an ONNX model with Darknet-style rows), or a model zoo
+            name such as ``"yolov3-tiny"``.
         weights: the Darknet weights file, when it is not beside the cfg.
-        names: class names: a ``.names`` file or a list. Default: a
-            ``*.names`` file beside the cfg, else the 80 COCO names.
+        names: class names: a ``.names`` file or a list. Default: the ONNX
+            model's metadata, a ``*.names`` file beside the cfg, else the 80
+            COCO names.
         input_size: network input, an int or ``(width, height)``. Default:
-            the cfg's ``[net] width/height``.
-        conf: keep detections whose best class score is above this.
+            the cfg's ``[net] width/height`` or the ONNX model's fixed size.
+            Models with dynamic H/W run at the size asked for.
+        conf: keep detections whose score is above this.
         iou: NMS overlap threshold.
-        letterbox: keep the aspect ratio and pad (Darknet's letterbox) instead
-            of stretching the image to the input size.
-        backend: ``"auto"`` or ``"opencv"``.
+        letterbox: keep the aspect ratio and pad instead of stretching. Default:
+            the family's own choice (stretch for Darknet, letterbox otherwise).
+        backend: ``"auto"`` (ONNX Runtime; Darknet models are converted to
+            ONNX once and cached), ``"onnxruntime"`` or ``"opencv"``.
+        head: the output layout, ``"darknet"``, ``"yolov5"``, ``"yolov8"`` or
+            ``"yolox"``; default: recognised from the model.
+        preprocessing: how images become the input (``fastinfer.Preprocessing``);
+            default: the head's preset in ``fastinfer.detector.PRESETS``.
+        precision: ``"fp32"`` or ``"int8"`` (static INT8 on ONNX Runtime,
+            calibrated on ``calibration_images`` and cached).
+        calibration_images: paths or arrays for INT8 calibration; default:
+            Darknet's sample photos (see ``fastinfer.quantize``).
         class_agnostic: one NMS over all classes instead of one per class.
         max_det: keep at most this many detections per image (None: all).
+        threads: ONNX Runtime intra-op threads (None: its default).
+        providers: ONNX Runtime execution providers, e.g. ``["CUDAExecutionProvider"]``.
+        graph_optimization: ONNX Runtime graph optimisation level.
 
     Example:
         >>> det = fastinfer.Detector("yolov3-tiny")
@@ -65,69 +128,158 @@ class Detector:
 
     def __init__(self, model: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None,
                  names: str | os.PathLike[str] | Sequence[str] | None = None, *, input_size: Size | None = None,
-                 conf: float = 0.25, iou: float = 0.45, letterbox: bool = False, backend: str = "auto",
-                 class_agnostic: bool = False, max_det: int | None = None) -> None:
+                 conf: float = 0.25, iou: float = 0.45, letterbox: bool | None = None, backend: str = "auto",
+                 head: str | None = None, preprocessing: Preprocessing | None = None, precision: str = "fp32",
+                 calibration_images: Sequence[ImageLike] | None = None, class_agnostic: bool = False,
+                 max_det: int | None = None, threads: int | None = None, providers: Sequence[str] | None = None,
+                 graph_optimization: str = "all") -> None:
         self.conf = _check_unit("conf", conf)
         self.iou = _check_unit("iou", iou)
-        if max_det is not None and max_det < 1:
-            raise InvalidInputError(f"max_det must be None or >= 1, got {max_det}")
+        if max_det is not None and (isinstance(max_det, bool) or not isinstance(max_det, int) or max_det < 1):
+            raise InvalidInputError(f"max_det must be None or >= 1, got {max_det!r}")
         self.max_det = max_det
         self.class_agnostic = bool(class_agnostic)
-        self.mode = "letterbox" if letterbox else "stretch"
-        # The classic Darknet demo: 1/255, RGB order, no mean.
-        self.scale, self.swap_rb, self.mean, self.std = 1.0 / 255.0, True, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+        _choice("backend", backend, backends.BACKENDS)
+        self.precision = _choice("precision", precision, PRECISIONS)
+        if head is not None:
+            _choice("head", head, HEADS)
+        if precision == "int8" and backend == "opencv":
+            raise InvalidInputError("precision='int8' runs on ONNX Runtime; use backend='auto' or 'onnxruntime'")
 
-        path = Path(model)
-        if not path.is_file():
-            zoo = models.resolve(os.fspath(model))
-            if zoo is None:
-                raise ModelLoadError(f"model file '{model}' does not exist and is not a model zoo name "
-                                     f"(available: {', '.join(models.available())})")
-            path, weights = zoo.cfg, weights if weights is not None else zoo.weights
-            names = names if names is not None else zoo.names
-        suffix = path.suffix.lower()
-        if suffix == ".onnx":
-            self.names = tuple(darknet.read_names(names)) if isinstance(names, (str, os.PathLike)) else tuple(
-                names or darknet.coco_names())
-            if input_size is None:
-                raise InvalidInputError(f"input_size is required for ONNX model '{path}'")
-            self.input_size = _size(input_size)
-            self.model_path, self.weights_path = path, None
-        elif suffix == ".cfg":
+        path, zoo = self._locate(model)
+        if path.suffix.lower() == ".cfg":
+            if zoo is not None:
+                weights = weights if weights is not None else zoo.weights
+                names = names if names is not None else zoo.names
+            if head not in (None, "darknet"):
+                raise InvalidInputError(f"a Darknet cfg has the 'darknet' head, not head={head!r}")
             resolved = darknet.resolve(path, weights, names)
-            self.names = resolved.names
+            self.head, self.names = "darknet", resolved.names
             self.input_size = _size(input_size) if input_size is not None else resolved.input_size
             self.model_path, self.weights_path = resolved.cfg, resolved.weights
             log.debug("class names from %s", resolved.names_source)
+            # OpenCV's Darknet layers and the converted graph both score a
+            # class as objectness x probability: rows with low objectness can
+            # be skipped without reading their class scores.
+            self._objectness_gate = True
+            # ONNX Runtime runs Darknet models converted to ONNX (once, cached).
+            onnx_path = None if backend == "opencv" else convert.cached_onnx(
+                resolved.cfg, resolved.weights, input_size=self.input_size)
+        elif path.suffix.lower() == ".onnx":
+            if weights is not None:
+                raise InvalidInputError(f"weights= is for Darknet models; ONNX model '{path}' holds its own")
+            description = heads.describe_onnx(path)
+            self._objectness_gate = description["metadata"].get(heads.HEAD_KEY) == "darknet"
+            self.model_path, self.weights_path, onnx_path = path, None, path
+            self.input_size = self._onnx_input_size(path, description, input_size)
+            out_shapes = [o["shape"] for o in description["outputs"]]
+            given = self._read_names(names)
+            self.head = head or heads.detect_head(out_shapes, description["metadata"],
+                                                  num_classes=len(given) if given else None,
+                                                  input_size=self.input_size)
+            self.names = tuple(given or heads.names_from_metadata(description["metadata"]) or
+                               self._generic_names(out_shapes, self.head))
         else:
             raise ModelLoadError(f"cannot tell the format of model '{path}': expected a Darknet .cfg or an .onnx file")
-        if suffix == ".cfg" and backend == "auto":
-            backend = "opencv"
-        self.backend = backends.load(self.model_path, self.weights_path, backend)
+
+        if preprocessing is not None and not isinstance(preprocessing, Preprocessing):
+            raise InvalidInputError(f"preprocessing must be a fastinfer.Preprocessing, got {type(preprocessing).__name__}")
+        preset = preprocessing or PRESETS[self.head]
+        if letterbox is not None:
+            preset = replace(preset, mode="letterbox" if letterbox else "stretch")
+        self.preprocessing = preset
+
+        if self.precision == "int8":
+            onnx_path = quantization.cached_int8(onnx_path, calibration_images, self._one_blob,
+                                                 key=f"{self.preprocessing}{self.input_size}")
+        if backend == "opencv":
+            self.backend = backends.load(self.model_path, self.weights_path, "opencv")
+        else:
+            self.backend = backends.load(onnx_path, None, backend, threads=threads, providers=providers,
+                                         graph_optimization=graph_optimization)
+        self.onnx_path = onnx_path
+
+    @property
+    def mode(self) -> str:
+        """How images are fitted to the input: ``stretch``, ``crop`` or ``letterbox``."""
+        return self.preprocessing.mode
+
+    @staticmethod
+    def _locate(model: str | os.PathLike[str]) -> tuple[Path, models.ModelFiles | None]:
+        """The model file, fetched from the zoo when ``model`` names a zoo entry rather than a file."""
+        path = Path(model)
+        if path.is_file():
+            return path, None
+        zoo = models.resolve(os.fspath(model))
+        if zoo is None:
+            raise ModelLoadError(f"model file '{model}' does not exist and is not a model zoo name "
+                                 f"(available: {', '.join(models.available())})")
+        return zoo.cfg, zoo
+
+    @staticmethod
+    def _read_names(names: str | os.PathLike[str] | Sequence[str] | None) -> list[str] | None:
+        if names is None:
+            return None
+        if isinstance(names, (str, os.PathLike)):
+            return darknet.read_names(names)
+        return [str(n) for n in names]
+
+    @staticmethod
+    def _generic_names(out_shapes: list[list[int | str]], head: str) -> list[str]:
+        """``class0``, ``class1``, ... for a model that does not name its classes (COCO for Darknet rows)."""
+        channels = out_shapes[0][1] if head == "yolov8" else out_shapes[0][-1]
+        if not isinstance(channels, int):
+            raise ModelLoadError(f"cannot tell the number of classes from output shape {out_shapes[0]}: pass names=")
+        count = channels - (4 if head == "yolov8" else 5)
+        return darknet.coco_names() if head == "darknet" and count == 80 else [f"class{i}" for i in range(count)]
+
+    @staticmethod
+    def _onnx_input_size(path: Path, description: dict, input_size: Size | None) -> tuple[int, int]:
+        """``input_size`` if given, else the model's fixed H/W, else the ``imgsz`` in its metadata."""
+        if input_size is not None:
+            return _size(input_size)
+        shape = description["inputs"][0]["shape"]
+        if len(shape) == 4 and isinstance(shape[2], int) and isinstance(shape[3], int):
+            return shape[3], shape[2]
+        imgsz = description["metadata"].get("imgsz", "")
+        values = [v.strip() for v in imgsz.strip("[]() ").split(",") if v.strip()]
+        if len(values) == 2 and all(v.isdigit() for v in values):
+            return int(values[1]), int(values[0])
+        raise InvalidInputError(f"ONNX model '{path}' has a dynamic input size ({shape}): pass input_size=(width, "
+                                "height)")
+
+    def _one_blob(self, image: np.ndarray) -> np.ndarray:
+        return self.preprocess([image])[0]
 
     def __repr__(self) -> str:
         w, h = self.input_size
-        return (f"Detector(model='{self.model_path}', backend='{self.backend.name}', input_size={w}x{h}, "
-                f"classes={len(self.names)}, conf={self.conf}, iou={self.iou}, mode='{self.mode}')")
+        return (f"Detector(model='{self.model_path}', head='{self.head}', backend='{self.backend.name}', "
+                f"precision='{self.precision}', input_size={w}x{h}, classes={len(self.names)}, conf={self.conf}, "
+                f"iou={self.iou}, mode='{self.preprocessing.mode}')")
 
     def preprocess(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """BGR images -> (NCHW float32 blob, per-image transforms)."""
-        return _core.make_blob(list(images), self.input_size, self.mode, self.swap_rb, self.scale, list(self.mean),
-                               list(self.std))
+        p = self.preprocessing
+        return _core.make_blob(list(images), self.input_size, p.mode, p.swap_rb, p.scale, list(p.mean), list(p.std),
+                               p.pad_value, center=p.center, sizing=p.sizing)
 
     def postprocess(self, outputs: Sequence[np.ndarray], transforms: np.ndarray, *, conf: float | None = None,
                     iou: float | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Darknet rows -> per image ``(xyxy, confidence, class_id)`` in original-image pixels."""
+        """Model outputs -> per image ``(xyxy, confidence, class_id)`` in original-image pixels."""
         conf = self.conf if conf is None else _check_unit("conf", conf)
         iou = self.iou if iou is None else _check_unit("iou", iou)
-        expected = 5 + len(self.names)
-        for out in outputs:
-            if out.shape[-1] != expected:
-                raise InvalidInputError(
-                    f"model output of shape {out.shape} does not hold Darknet rows for {len(self.names)} classes "
-                    f"(expected a last dimension of {expected})")
-        return _core.postprocess_darknet(list(outputs), transforms, self.input_size, conf, iou, self.class_agnostic,
-                                         self.max_det or 0)
+        max_det = self.max_det or 0
+        if self.head == "darknet":
+            expected = 5 + len(self.names)
+            for out in outputs:
+                if out.shape[-1] != expected:
+                    raise InvalidInputError(
+                        f"model output of shape {out.shape} does not hold Darknet rows for {len(self.names)} "
+                        f"classes (expected a last dimension of {expected})")
+            return _core.postprocess_darknet(list(outputs), transforms, self.input_size, conf, iou,
+                                             self.class_agnostic, max_det, objectness_gate=self._objectness_gate)
+        return _core.postprocess_head(outputs[0], transforms, self.input_size, self.head, conf, iou,
+                                      self.class_agnostic, max_det)
 
     @overload
     def __call__(self, source: ImageLike, *, conf: float | None = ..., iou: float | None = ...) -> Detections: ...
@@ -157,8 +309,8 @@ class Detector:
         t4 = time.perf_counter()
         timings = {"load_ms": (t1 - t0) * 1e3, "preprocess_ms": (t2 - t1) * 1e3, "forward_ms": (t3 - t2) * 1e3,
                    "postprocess_ms": (t4 - t3) * 1e3, "total_ms": (t4 - t0) * 1e3, "batch": len(images)}
-        meta = {"backend": self.backend.name, "input_size": list(self.input_size), "mode": self.mode,
-                "timings": timings}
+        meta = {"backend": self.backend.name, "head": self.head, "precision": self.precision,
+                "input_size": list(self.input_size), "mode": self.preprocessing.mode, "timings": timings}
         dets = [Detections(xyxy, score, cid, self.names, dict(meta, image_size=[img.shape[1], img.shape[0]]))
                 for (xyxy, score, cid), img in zip(results, images)]
         return dets[0] if single else dets

@@ -56,10 +56,10 @@ const std::map<std::string, std::set<std::string>>& known_keys() {
       {"yolo", {"mask", "anchors", "classes", "num", "jitter", "ignore_thresh", "truth_thresh", "random",
                 "scale_x_y", "iou_normalizer", "iou_loss", "iou_thresh", "cls_normalizer", "obj_normalizer",
                 "nms_kind", "beta_nms", "max_delta", "resize", "counters_per_class", "label_smooth_eps",
-                "max", "new_coords"}},
+                "max", "new_coords", "thresh", "nms_threshold"}},
       {"region", {"anchors", "classes", "coords", "num", "softmax", "jitter", "rescore", "object_scale",
                   "noobject_scale", "class_scale", "coord_scale", "absolute", "thresh", "random", "bias_match",
-                  "log", "sqrt"}},
+                  "log", "sqrt", "nms_threshold"}},
   };
   return keys;
 }
