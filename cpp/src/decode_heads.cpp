@@ -100,26 +100,6 @@ void decode_rows(const HeadOutput& o, const Transform& t, float conf, BoxOf box_
   }
 }
 
-DetectionArrays keep_and_clip(const DetectionArrays& candidates, const Transform& transform,
-                              const NmsParams& nms_params) {
-  const std::vector<int> keep = nms(candidates.xyxy.data(), candidates.confidence.data(),
-                                    candidates.class_id.data(), candidates.size(), nms_params);
-  const float max_x = static_cast<float>(transform.image_width);
-  const float max_y = static_cast<float>(transform.image_height);
-  DetectionArrays result;
-  result.xyxy.reserve(keep.size() * 4);
-  result.confidence.reserve(keep.size());
-  result.class_id.reserve(keep.size());
-  for (int i : keep) {
-    const float* b = candidates.xyxy.data() + 4 * static_cast<size_t>(i);
-    result.xyxy.insert(result.xyxy.end(), {std::clamp(b[0], 0.f, max_x), std::clamp(b[1], 0.f, max_y),
-                                           std::clamp(b[2], 0.f, max_x), std::clamp(b[3], 0.f, max_y)});
-    result.confidence.push_back(candidates.confidence[i]);
-    result.class_id.push_back(candidates.class_id[i]);
-  }
-  return result;
-}
-
 }  // namespace
 
 void HeadParams::validate() const {
@@ -198,7 +178,7 @@ DetectionArrays postprocess_head(const HeadOutput& output, const HeadParams& par
   DetectionArrays candidates;
   decode_head(output, params, transform, nms_params.score_threshold, candidates);
   // Suppression runs on the unclipped boxes; only the kept boxes are clipped.
-  return keep_and_clip(candidates, transform, nms_params);
+  return suppress_and_clip(candidates, transform, nms_params);
 }
 
 }  // namespace fastinfer

@@ -70,10 +70,13 @@ DetectionArrays postprocess_darknet(const std::vector<RowBlock>& blocks, size_t 
     decode_darknet_rows(block, row_length, net_width, net_height, transform, nms_params.score_threshold,
                         candidates, objectness_gate);
   }
+  return suppress_and_clip(candidates, transform, nms_params);
+}
+
+DetectionArrays suppress_and_clip(const DetectionArrays& candidates, const Transform& transform,
+                                  const NmsParams& nms_params) {
   const std::vector<int> keep = nms(candidates.xyxy.data(), candidates.confidence.data(),
                                     candidates.class_id.data(), candidates.size(), nms_params);
-  // Suppression runs on the unclipped boxes, as the classic pipeline does;
-  // only the kept boxes are clipped to the image.
   const float max_x = static_cast<float>(transform.image_width);
   const float max_y = static_cast<float>(transform.image_height);
   DetectionArrays result;

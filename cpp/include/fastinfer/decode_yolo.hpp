@@ -34,6 +34,11 @@ struct RowBlock {
 void decode_darknet_rows(const RowBlock& block, size_t row_length, int net_width, int net_height,
                          const Transform& transform, float conf, DetectionArrays& out, bool objectness_gate = false);
 
+// NMS on the unclipped candidate boxes (as the classic pipeline does), then
+// the kept boxes clipped to the image, in NMS order.
+DetectionArrays suppress_and_clip(const DetectionArrays& candidates, const Transform& transform,
+                                  const NmsParams& nms_params);
+
 // Decoding, NMS, then clipping to the image, for one image (blocks: one per
 // output layer).
 DetectionArrays postprocess_darknet(const std::vector<RowBlock>& blocks, size_t row_length, int net_width,
