@@ -63,6 +63,25 @@ def photos(shared_dir: Path) -> list[Path]:
     return found
 
 
+def _shared_model(shared_dir: Path, folder: str, name: str) -> Path:
+    path = shared_dir / "models" / folder / name
+    if not path.is_file():
+        pytest.fail(f"the shared model {path} is missing", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def nudenet_model(shared_dir: Path) -> Path:
+    """NudeNet's YOLOv8n ONNX export (18 classes, dynamic H/W, names in metadata)."""
+    return _shared_model(shared_dir, "yolov8n-nudenet", "320n.onnx")
+
+
+@pytest.fixture(scope="session")
+def ddddocr_model(shared_dir: Path) -> Path:
+    """ddddocr's YOLOX ONNX detector (1 class, 416x416)."""
+    return _shared_model(shared_dir, "yolox-ddddocr", "common_det.onnx")
+
+
 @pytest.fixture(scope="session")
 def raises_invalid():
     """``raises_invalid(match)``: a context manager expecting ``fastinfer.InvalidInputError``.

@@ -20,16 +20,6 @@ import fastinfer
 from fastinfer import _core, backends
 
 
-@pytest.fixture(scope="module")
-def yolov8(shared_dir: Path) -> Path:
-    return shared_dir / "models" / "yolov8n-nudenet" / "320n.onnx"
-
-
-@pytest.fixture(scope="module")
-def yolox(shared_dir: Path) -> Path:
-    return shared_dir / "models" / "yolox-ddddocr" / "common_det.onnx"
-
-
 def reference_run(path: Path, blob: np.ndarray) -> list[np.ndarray]:
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return session.run(None, {session.get_inputs()[0].name: blob})
@@ -44,18 +34,18 @@ def test_core_loads_the_wheels_library():
 
 
 @pytest.mark.parametrize("size", [(320, 320), (256, 416), (640, 480)])
-def test_onnxruntime_forward_equals_onnxruntime_python(yolov8, size):
+def test_onnxruntime_forward_equals_onnxruntime_python(nudenet_model, size):
     rng = np.random.default_rng(sum(size))
     blob = rng.random((2, 3, size[1], size[0]), dtype=np.float32)
-    backend = backends.load(yolov8, backend="onnxruntime")
+    backend = backends.load(nudenet_model, backend="onnxruntime")
     (ours,) = backend.forward(blob)
-    (ref,) = reference_run(yolov8, blob)
+    (ref,) = reference_run(nudenet_model, blob)
     assert ours.shape == ref.shape
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-5)
 
 
-def test_onnxruntime_reports_model_io_and_metadata(yolov8):
-    info = backends.load(yolov8).info
+def test_onnxruntime_reports_model_io_and_metadata(nudenet_model):
+    info = backends.load(nudenet_model).info
     assert info["inputs"] == [{"name": "images", "shape": ["batch", 3, "height", "width"], "type": "float32"}]
     assert info["outputs"][0]["name"] == "output0"
     assert info["outputs"][0]["shape"][:2] == ["batch", 22]
@@ -63,8 +53,8 @@ def test_onnxruntime_reports_model_io_and_metadata(yolov8):
     assert info["providers"] == ["CPUExecutionProvider"]
 
 
-def test_outputs_are_not_reused_between_calls(yolox):
-    backend = backends.load(yolox)
+def test_outputs_are_not_reused_between_calls(ddddocr_model):
+    backend = backends.load(ddddocr_model)
     rng = np.random.default_rng(1)
     first = backend.forward(rng.random((1, 3, 416, 416), dtype=np.float32))[0]
     kept = first.copy()
@@ -72,19 +62,19 @@ def test_outputs_are_not_reused_between_calls(yolox):
     np.testing.assert_array_equal(first, kept)
 
 
-def test_onnxruntime_and_opencv_agree(yolox):
+def test_onnxruntime_and_opencv_agree(ddddocr_model):
     blob = np.random.default_rng(2).random((1, 3, 416, 416), dtype=np.float32)
-    ort_out = backends.load(yolox, backend="onnxruntime").forward(blob)[0]
-    cv_out = backends.load(yolox, backend="opencv").forward(blob)[0]
-    net = cv2.dnn.readNetFromONNX(str(yolox))
+    ort_out = backends.load(ddddocr_model, backend="onnxruntime").forward(blob)[0]
+    cv_out = backends.load(ddddocr_model, backend="opencv").forward(blob)[0]
+    net = cv2.dnn.readNetFromONNX(str(ddddocr_model))
     net.setInput(blob)
-    np.testing.assert_allclose(ort_out, reference_run(yolox, blob)[0], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(ort_out, reference_run(ddddocr_model, blob)[0], rtol=0, atol=1e-5)
     np.testing.assert_allclose(cv_out, net.forward(), rtol=0, atol=1e-4)
     np.testing.assert_allclose(ort_out, cv_out, rtol=0, atol=1e-4)
 
 
-def test_concurrent_forward_matches_serial(yolov8):
-    backend = backends.load(yolov8, threads=1)
+def test_concurrent_forward_matches_serial(nudenet_model):
+    backend = backends.load(nudenet_model, threads=1)
     rng = np.random.default_rng(3)
     blobs = [rng.random((1, 3, 320, 320), dtype=np.float32) for _ in range(8)]
     serial = [backend.forward(b)[0] for b in blobs]
@@ -94,8 +84,8 @@ def test_concurrent_forward_matches_serial(yolov8):
         np.testing.assert_array_equal(out, serial[i % 8])
 
 
-def test_forward_releases_the_gil(yolov8):
-    backend = backends.load(yolov8, threads=1)
+def test_forward_releases_the_gil(nudenet_model):
+    backend = backends.load(nudenet_model, threads=1)
     blob = np.random.default_rng(4).random((4, 3, 320, 320), dtype=np.float32)
     ticks = []
     done = threading.Event()
@@ -117,14 +107,14 @@ def test_forward_releases_the_gil(yolov8):
 
 
 @pytest.mark.parametrize("level", ["disable", "basic", "extended", "all"])
-def test_graph_optimization_levels_give_the_same_outputs(yolox, level):
+def test_graph_optimization_levels_give_the_same_outputs(ddddocr_model, level):
     blob = np.random.default_rng(5).random((1, 3, 416, 416), dtype=np.float32)
-    out = backends.load(yolox, graph_optimization=level).forward(blob)[0]
-    np.testing.assert_allclose(out, reference_run(yolox, blob)[0], rtol=0, atol=1e-4)
+    out = backends.load(ddddocr_model, graph_optimization=level).forward(blob)[0]
+    np.testing.assert_allclose(out, reference_run(ddddocr_model, blob)[0], rtol=0, atol=1e-4)
 
 
-def test_wrong_input_shape_is_an_error(yolox):
-    backend = backends.load(yolox)
+def test_wrong_input_shape_is_an_error(ddddocr_model):
+    backend = backends.load(ddddocr_model)
     with pytest.raises(fastinfer.InvalidInputError, match=r"expects input 1x3x416x416, got 2x3x416x416"):
         backend.forward(np.zeros((2, 3, 416, 416), np.float32))
     with pytest.raises(fastinfer.InvalidInputError, match=r"expects input 1x3x416x416, got 1x3x320x320"):
@@ -144,16 +134,16 @@ def test_bad_model_files_are_model_load_errors(tmp_path):
         backends.load(tmp_path / "missing.onnx")
 
 
-def test_bad_options_are_clear_errors(yolox):
+def test_bad_options_are_clear_errors(ddddocr_model):
     with pytest.raises(fastinfer.BackendUnavailableError,
                        match=r"execution provider 'CUDAExecutionProvider' is not available .*CPUExecutionProvider"):
-        backends.load(yolox, providers=["CUDAExecutionProvider"])
+        backends.load(ddddocr_model, providers=["CUDAExecutionProvider"])
     with pytest.raises(fastinfer.InvalidInputError, match=r"graph_optimization must be one of"):
-        backends.load(yolox, graph_optimization="max")
+        backends.load(ddddocr_model, graph_optimization="max")
     with pytest.raises(fastinfer.InvalidInputError, match=r"threads must be None or an int >= 1, got 0"):
-        backends.load(yolox, threads=0)
+        backends.load(ddddocr_model, threads=0)
     with pytest.raises(fastinfer.InvalidInputError, match=r"backend must be one of"):
-        backends.load(yolox, backend="tensorrt")
+        backends.load(ddddocr_model, backend="tensorrt")
 
 
 def _import_fastinfer_with(library: str) -> subprocess.CompletedProcess:

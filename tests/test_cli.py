@@ -124,8 +124,8 @@ def test_detect_backend_and_input_size(capsys, dog, expected, yolo_files, option
     assert sorted(d["label"] for d in record["detections"]) == sorted(expected.labels)
 
 
-def test_detect_onnx_model_with_head(capsys, dog, shared_dir):
-    model = shared_dir / "models" / "yolox-ddddocr" / "common_det.onnx"
+def test_detect_onnx_model_with_head(capsys, dog, ddddocr_model):
+    model = ddddocr_model
     rc = cli.main(["detect", str(dog), "--model", str(model), "--head", "yolox", "--json", "--conf", "0.1"])
     captured = capsys.readouterr()
     assert rc == 0, captured.err

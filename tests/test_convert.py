@@ -23,6 +23,7 @@ import pytest
 
 import fastinfer
 from fastinfer import _core, backends, convert
+from helpers import edited_cfg, line_of
 from random_weights import calibrate_heads, write_weights
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -106,17 +107,10 @@ def assert_same_detections(ours, theirs, images, size, conf=0.25, iou=0.45) -> i
     return total
 
 
-def line_of(path: Path, text: str) -> int:
-    return next(n for n, line in enumerate(path.read_text().splitlines(), start=1) if line.strip() == text)
 
 
-def edited(tmp_path: Path, source: Path, old: str, new: str, name: str = "edited.cfg") -> Path:
-    """A copy of ``source`` with the first ``old`` replaced by ``new``."""
-    text = source.read_text()
-    assert old in text, f"{old!r} not in {source}"
-    path = tmp_path / name
-    path.write_text(text.replace(old, new, 1))
-    return path
+
+
 
 
 # ---------------------------------------------------------------- fixtures
@@ -367,7 +361,7 @@ def test_missing_files(tmp_path, mini):
 
 
 def test_unsupported_section_names_type_layer_and_line(tmp_path, mini):
-    cfg = edited(tmp_path, MINI_CFG, "# 9\n[maxpool]", "# 9\n[local]\nsize=3\n\n[maxpool]", "yolov9.cfg")
+    cfg = edited_cfg(tmp_path, MINI_CFG, "# 9\n[maxpool]", "# 9\n[local]\nsize=3\n\n[maxpool]", "yolov9.cfg")
     line = line_of(cfg, "[local]")
     message = rf"yolov9\.cfg line {line}: \[local\] \(layer 9\) is not supported$"
     with pytest.raises(fastinfer.ModelLoadError, match=message):
@@ -376,14 +370,14 @@ def test_unsupported_section_names_type_layer_and_line(tmp_path, mini):
 
 @pytest.mark.parametrize("section", ["crop", "reorg", "connected", "gaussian_yolo"])
 def test_other_unsupported_sections(tmp_path, mini, section):
-    cfg = edited(tmp_path, MINI_CFG, "# 20\n[route]", f"# 20\n[{section}]\n\n[route]")
+    cfg = edited_cfg(tmp_path, MINI_CFG, "# 20\n[route]", f"# 20\n[{section}]\n\n[route]")
     line = line_of(cfg, f"[{section}]")
     with pytest.raises(fastinfer.ModelLoadError, match=rf"line {line}: \[{section}\] \(layer 20\) is not supported"):
         convert.darknet_to_onnx(cfg, mini[1])
 
 
 def test_unsupported_activation(tmp_path, mini):
-    cfg = edited(tmp_path, MINI_CFG, "activation=swish", "activation=gelu")
+    cfg = edited_cfg(tmp_path, MINI_CFG, "activation=swish", "activation=gelu")
     line = line_of(cfg, "activation=gelu")
     with pytest.raises(fastinfer.ModelLoadError,
                        match=rf"line {line}: \[convolutional\] \(layer 4\) activation 'gelu' is not supported "
@@ -401,7 +395,7 @@ def test_unsupported_activation(tmp_path, mini):
     ("groups", "many", "key 'groups' must be an integer, got 'many'"),
 ])
 def test_keys_that_change_the_maths(tmp_path, mini, key, value, message):
-    cfg = edited(tmp_path, MINI_CFG, "activation=swish", f"activation=swish\n{key}={value}")
+    cfg = edited_cfg(tmp_path, MINI_CFG, "activation=swish", f"activation=swish\n{key}={value}")
     line = line_of(cfg, f"{key}={value}")
     with pytest.raises(fastinfer.ModelLoadError, match=rf"line {line}: \[convolutional\] \(layer 4\) {message}"):
         convert.darknet_to_onnx(cfg, mini[1])
@@ -409,7 +403,7 @@ def test_keys_that_change_the_maths(tmp_path, mini, key, value, message):
 
 def test_harmless_keys_are_ignored(tmp_path, mini, two_photos):
     """Training-only keys, keys at their default, a key repeated with the same value, [net] keys given twice."""
-    cfg = edited(tmp_path, MINI_CFG, "activation=swish",
+    cfg = edited_cfg(tmp_path, MINI_CFG, "activation=swish",
                  "activation=swish\ndilation=1\nlearning_rate=0.5\nstopbackward=1\nfilters=16")
     cfg.write_text(cfg.read_text().replace("batch=64", "batch=64\nbatch=1"))
     cfg.write_text(cfg.read_text().replace("scale_x_y = 1.05", "scale_x_y = 1.05\ncounters_per_class=1,2,3,4,5"))
@@ -437,7 +431,7 @@ def test_harmless_keys_are_ignored(tmp_path, mini, two_photos):
      r"\[convolutional\] \(layer 0\) key 'filters' is given twice with different values: '16' \(line \d+\) and '8'"),
 ])
 def test_cfg_errors(tmp_path, mini, old, new, message):
-    cfg = edited(tmp_path, MINI_CFG, old, new)
+    cfg = edited_cfg(tmp_path, MINI_CFG, old, new)
     with pytest.raises(fastinfer.ModelLoadError, match=rf"{re.escape(str(cfg))} line \d+: {message}"):
         convert.darknet_to_onnx(cfg, mini[1])
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from fastinfer import _core
+from helpers import assert_same
 from reference import clip_xyxy, cv2_nms, iou_matrix
 
 NET = (416, 320)  # width, height of the synthetic network input
@@ -41,15 +42,6 @@ def reference_postprocess(outputs, transforms, input_size, conf, iou, class_agno
         results.append((clip_xyxy(xyxy[kept], image_w, image_h), score[kept], best[kept].astype(np.int64), xyxy))
     return results
 
-
-def assert_same(got, expected, where=""):
-    assert len(got) == len(expected), where
-    for i, ((xyxy, conf, cls), (e_xyxy, e_conf, e_cls, _)) in enumerate(zip(got, expected)):
-        assert xyxy.dtype == np.float32 and conf.dtype == np.float32 and cls.dtype == np.int64
-        assert xyxy.shape == (len(e_conf), 4), f"{where} image {i}: {len(conf)} detections, expected {len(e_conf)}"
-        np.testing.assert_array_equal(cls, e_cls, err_msg=f"{where} image {i}")
-        np.testing.assert_array_equal(conf, e_conf, err_msg=f"{where} image {i}")
-        np.testing.assert_allclose(xyxy, e_xyxy, rtol=1e-5, atol=2e-3, err_msg=f"{where} image {i}")
 
 
 def synthetic_rows(rng: np.random.Generator, n: int, conf: float, classes: int = CLASSES) -> np.ndarray:

@@ -192,9 +192,8 @@ def test_backend_forward_equals_cv2_forward(detector, reference, images):
             assert np.abs(a - b).max() <= 1e-4, (name, float(np.abs(a - b).max()))
 
 
-def test_opencv_backend_loads_onnx(shared_dir):
-    model = shared_dir / "models" / "yolox-ddddocr" / "common_det.onnx"
-    assert model.is_file(), f"missing {model}"
+def test_opencv_backend_loads_onnx(ddddocr_model):
+    model = ddddocr_model
     backend = _core.opencv_from_onnx(str(model))
     net = cv2.dnn.readNetFromONNX(str(model))
     net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)

@@ -17,6 +17,7 @@ import pytest
 
 import fastinfer
 from fastinfer import darknet
+from helpers import edited_cfg, line_of
 
 # ---------------------------------------------------------------- helpers
 
@@ -55,18 +56,10 @@ def weights_bytes(version: tuple[int, int, int], n_params: int, seed: int = 0) -
     return header + body
 
 
-def edited_cfg(tmp_path: Path, source: Path, old: str, new: str, name: str = "edited.cfg") -> Path:
-    """Writes ``source`` with the first ``old`` replaced by ``new``."""
-    text = source.read_text()
-    assert old in text, f"test set-up: {old!r} not in {source}"
-    path = tmp_path / name
-    path.write_text(text.replace(old, new, 1))
-    return path
 
 
-def line_of(path: Path, line: str) -> int:
-    """1-based number of the first line of ``path`` equal to ``line`` (stripped)."""
-    return [text.strip() for text in path.read_text().splitlines()].index(line) + 1
+
+
 
 
 def in_msg(path: Path) -> str:

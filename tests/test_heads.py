@@ -27,6 +27,7 @@ import pytest
 
 import fastinfer
 from fastinfer import _core, backends, heads
+from helpers import assert_same
 from reference import clip_xyxy, iou_matrix, postprocess_head_reference, ultralytics_letterbox, yolox_grid
 
 NET = (96, 64)  # width, height of the synthetic network input; YOLOX grid: 12x8 + 6x4 + 3x2 = 126 cells
@@ -103,15 +104,6 @@ def well_conditioned(output, transforms, head, conf, iou, input_size=NET) -> boo
             return False
     return True
 
-
-def assert_same(got, expected, where=""):
-    assert len(got) == len(expected), where
-    for i, ((xyxy, conf, cls), (e_xyxy, e_conf, e_cls, _)) in enumerate(zip(got, expected)):
-        assert xyxy.dtype == np.float32 and conf.dtype == np.float32 and cls.dtype == np.int64
-        assert xyxy.shape == (len(e_conf), 4), f"{where} image {i}: {len(conf)} detections, expected {len(e_conf)}"
-        np.testing.assert_array_equal(cls, e_cls, err_msg=f"{where} image {i}")
-        np.testing.assert_array_equal(conf, e_conf, err_msg=f"{where} image {i}")
-        np.testing.assert_allclose(xyxy, e_xyxy, rtol=1e-5, atol=2e-3, err_msg=f"{where} image {i}")
 
 
 IMAGE_SIZES = [(640, 480), (300, 900), (96, 64), (1352, 900), (17, 5)]
@@ -473,20 +465,6 @@ def _package(name: str, version: str):
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def nudenet_model(shared_dir) -> Path:
-    path = shared_dir / "models" / "yolov8n-nudenet" / "320n.onnx"
-    assert path.is_file(), f"the NudeNet model is missing: {path}"
-    return path
-
-
-@pytest.fixture(scope="module")
-def ddddocr_model(shared_dir) -> Path:
-    path = shared_dir / "models" / "yolox-ddddocr" / "common_det.onnx"
-    assert path.is_file(), f"the ddddocr detection model is missing: {path}"
-    return path
 
 
 @pytest.fixture(scope="module")
