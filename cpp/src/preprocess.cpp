@@ -90,6 +90,15 @@ struct Placement {
   Transform transform;
 };
 
+// `image` resized to exactly width x height (bilinear), or itself when it
+// already has that size.
+cv::Mat stretched(const cv::Mat& image, int width, int height) {
+  if (image.cols == width && image.rows == height) return image;
+  cv::Mat out;
+  cv::resize(image, out, cv::Size(width, height), 0, 0, cv::INTER_LINEAR);
+  return out;
+}
+
 Placement place(const cv::Mat& image, const BlobParams& p) {
   Placement out;
   const int iw = image.cols;
@@ -98,11 +107,7 @@ Placement place(const cv::Mat& image, const BlobParams& p) {
   out.transform.image_height = ih;
   switch (p.mode) {
     case ResizeMode::kStretch: {
-      if (iw == p.width && ih == p.height) {
-        out.pixels = image;
-      } else {
-        cv::resize(image, out.pixels, cv::Size(p.width, p.height), 0, 0, cv::INTER_LINEAR);
-      }
+      out.pixels = stretched(image, p.width, p.height);
       out.transform.scale_x = static_cast<float>(p.width) / iw;
       out.transform.scale_y = static_cast<float>(p.height) / ih;
       break;
@@ -151,11 +156,7 @@ Placement place(const cv::Mat& image, const BlobParams& p) {
         new_h = std::min(new_h, p.height);
         scale_x = scale_y = static_cast<float>(r);
       }
-      if (new_w == iw && new_h == ih) {
-        out.pixels = image;
-      } else {
-        cv::resize(image, out.pixels, cv::Size(new_w, new_h), 0, 0, cv::INTER_LINEAR);
-      }
+      out.pixels = stretched(image, new_w, new_h);
       out.offset_x = p.center ? (p.width - new_w) / 2 : 0;
       out.offset_y = p.center ? (p.height - new_h) / 2 : 0;
       out.transform.scale_x = scale_x;
@@ -175,11 +176,7 @@ Placement place(const cv::Mat& image, const BlobParams& p) {
       cv::Mat canvas;
       cv::copyMakeBorder(image, canvas, top, canvas_h - ih - top, left, canvas_w - iw - left, cv::BORDER_CONSTANT,
                          cv::Scalar::all(p.pad_value));
-      if (canvas_w == p.width && canvas_h == p.height) {
-        out.pixels = canvas;
-      } else {
-        cv::resize(canvas, out.pixels, cv::Size(p.width, p.height), 0, 0, cv::INTER_LINEAR);
-      }
+      out.pixels = stretched(canvas, p.width, p.height);
       out.transform.scale_x = static_cast<float>(p.width) / canvas_w;
       out.transform.scale_y = static_cast<float>(p.height) / canvas_h;
       out.transform.pad_x = left * out.transform.scale_x;
