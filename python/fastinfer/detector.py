@@ -19,7 +19,7 @@ from .images import ImageLike, load_image
 log = logging.getLogger("fastinfer")
 
 Size = Union[int, Sequence[int]]
-HEADS = ("darknet", "yolov5", "yolov8", "yolox")
+HEADS = heads.HEADS
 PRECISIONS = ("fp32", "int8")
 
 
@@ -241,10 +241,9 @@ class Detector:
         shape = description["inputs"][0]["shape"]
         if len(shape) == 4 and isinstance(shape[2], int) and isinstance(shape[3], int):
             return shape[3], shape[2]
-        imgsz = description["metadata"].get("imgsz", "")
-        values = [v.strip() for v in imgsz.strip("[]() ").split(",") if v.strip()]
-        if len(values) == 2 and all(v.isdigit() for v in values):
-            return int(values[1]), int(values[0])
+        imgsz = heads.imgsz_from_metadata(description["metadata"])
+        if imgsz is not None:
+            return imgsz
         raise InvalidInputError(f"ONNX model '{path}' has a dynamic input size ({shape}): pass input_size=(width, "
                                 "height)")
 

@@ -112,7 +112,7 @@ def _is_ultralytics(metadata: Mapping[str, str]) -> bool:
         sum(key in metadata for key in ULTRALYTICS_KEYS) >= 3)
 
 
-def _imgsz(metadata: Mapping[str, str]) -> tuple[int, int] | None:
+def imgsz_from_metadata(metadata: Mapping[str, str]) -> tuple[int, int] | None:
     """Ultralytics' ``imgsz`` (``"[h, w]"``) as ``(width, height)``."""
     raw = metadata.get("imgsz")
     if not raw:
@@ -245,7 +245,7 @@ def detect_head(output_shapes: Sequence[Sequence[Dim]], metadata: Mapping[str, s
         return "yolov5"
     if not isinstance(a, int):
         raise cannot_tell("its row count is dynamic, so the grid cannot be checked")
-    size = input_size or _imgsz(metadata)
+    size = input_size or imgsz_from_metadata(metadata)
     found = _row_head_for(a, [tuple(size)] if size else _square_sizes())
     if found is None:
         where = f"a {size[0]}x{size[1]} input" if size else "any square input"
