@@ -20,7 +20,7 @@ RUN_DEPS := "onnxruntime>=1.21" "onnx>=1.14"
 ORT_HEADERS := third_party/onnxruntime/usr/include/onnxruntime/onnxruntime_cxx_api.h
 # The reference peers of the tests. supervision is installed without its
 # dependency on opencv-python, which would clash with the headless build.
-TEST_DEPS := pytest "opencv-python-headless>=4.8,<5" pybind11-stubgen scipy matplotlib pyyaml \
+TEST_DEPS := pytest "torch==2.13.0" "opencv-python-headless>=4.8,<5" pybind11-stubgen scipy matplotlib pyyaml \
 	defusedxml pillow requests tqdm "pydeprecate>=0.9,<0.14"
 # Installed without their dependencies, which would clash (opencv-python against
 # the headless build) or are not needed: supervision (the Detections peer),
@@ -48,7 +48,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 venv: $(PY)
-	@$(PY) -c "import pybind11, scikit_build_core, numpy, onnx, onnxruntime, pytest, cv2, supervision, nudenet, ddddocr" 2>/dev/null || { \
+	@$(PY) -c "import pybind11, scikit_build_core, numpy, onnx, onnxruntime, pytest, cv2, supervision, nudenet, ddddocr, torch" 2>/dev/null || { \
 	  echo "installing the Python build, run and test dependencies into $(VENV)"; \
 	  $(PIP) install $(BUILD_DEPS) $(RUN_DEPS) $(TEST_DEPS) && $(PIP) install --no-deps $(TEST_NO_DEPS); }
 

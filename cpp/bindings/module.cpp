@@ -19,10 +19,12 @@
 #include "fastinfer/image_io.hpp"
 #include "fastinfer/nms.hpp"
 #include "fastinfer/preprocess.hpp"
+#include "common.hpp"
 #include "numpy_views.hpp"
 
 namespace py = pybind11;
 using namespace fastinfer;
+using namespace fastinfer::bindings;
 using fastinfer::bindings::float_array;
 using fastinfer::bindings::image_to_numpy;
 using fastinfer::bindings::image_view;
@@ -76,39 +78,6 @@ void register_exceptions(py::module_& m) {
   });
 }
 
-// Images given as one array or a list of arrays, as BGR views (converted
-// copies only for grayscale/BGRA). `keep` holds the numpy objects alive.
-std::vector<cv::Mat> bgr_images(const py::object& images, std::vector<py::array>& keep) {
-  std::vector<py::object> items;
-  if (py::isinstance<py::array>(images)) {
-    items.push_back(images);
-  } else if (py::isinstance<py::list>(images) || py::isinstance<py::tuple>(images)) {
-    for (py::handle h : images) items.push_back(py::reinterpret_borrow<py::object>(h));
-  } else {
-    throw InvalidInputError("images must be a numpy array or a list of them, got " +
-                            py::str(py::type::of(images)).cast<std::string>());
-  }
-  if (items.empty()) throw InvalidInputError("images is an empty list");
-  std::vector<cv::Mat> mats;
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (!py::isinstance<py::array>(items[i])) {
-      throw InvalidInputError("images[" + std::to_string(i) + "] must be a numpy array, got " +
-                              py::str(py::type::of(items[i])).cast<std::string>());
-    }
-    keep.push_back(items[i].cast<py::array>());
-    mats.push_back(image_view(keep.back(), "images[" + std::to_string(i) + "]"));
-  }
-  return mats;
-}
-
-std::array<double, 3> triple(const std::vector<double>& v, const char* what) {
-  if (v.size() == 1) return {v[0], v[0], v[0]};
-  if (v.size() != 3) {
-    throw InvalidInputError(std::string(what) + " must have 1 or 3 values, got " + std::to_string(v.size()));
-  }
-  return {v[0], v[1], v[2]};
-}
-
 py::tuple make_blob_py(const py::object& images, std::pair<int, int> size, const std::string& mode, bool swap_rb,
                     double scale, const std::vector<double>& mean, const std::vector<double>& std_,
                     double pad_value, bool center, const std::string& sizing) {
@@ -141,37 +110,6 @@ py::tuple make_blob_py(const py::object& images, std::pair<int, int> size, const
                                  static_cast<double>(t.image_height)});
   }
   return py::make_tuple(blob, to_numpy(std::move(record), {n, 6}));
-}
-
-Transform transform_from_row(const double* r) {
-  Transform t;
-  t.scale_x = static_cast<float>(r[0]);
-  t.scale_y = static_cast<float>(r[1]);
-  t.pad_x = static_cast<float>(r[2]);
-  t.pad_y = static_cast<float>(r[3]);
-  t.image_width = static_cast<int>(r[4]);
-  t.image_height = static_cast<int>(r[5]);
-  if (!(t.scale_x > 0 && t.scale_y > 0) || t.image_width <= 0 || t.image_height <= 0) {
-    throw InvalidInputError("transforms rows must hold positive scales and image sizes");
-  }
-  return t;
-}
-
-py::tuple detection_tuple(DetectionArrays&& d) {
-  const py::ssize_t n = static_cast<py::ssize_t>(d.size());
-  std::vector<int64_t> ids(d.class_id.begin(), d.class_id.end());
-  return py::make_tuple(to_numpy(std::move(d.xyxy), {n, 4}), to_numpy(std::move(d.confidence), {n}),
-                        to_numpy(std::move(ids), {n}));
-}
-
-NmsParams nms_params(float conf, float iou, bool class_agnostic, int max_det) {
-  NmsParams p;
-  p.score_threshold = conf;
-  p.iou_threshold = iou;
-  p.class_agnostic = class_agnostic;
-  p.max_detections = max_det;
-  p.validate();
-  return p;
 }
 
 py::list postprocess_darknet_py(const std::vector<py::object>& outputs, const py::object& transforms_obj,
@@ -553,4 +491,8 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("path"), "Loads an ONNX model on OpenCV DNN.");
   m.attr("opencv_version") = CV_VERSION;
+
+  bind_classify(m);
+  bind_segment(m);
+  bind_ssd(m);
 }

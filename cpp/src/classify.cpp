@@ -1,0 +1,1 @@
+#include "fastinfer/classify.hpp"

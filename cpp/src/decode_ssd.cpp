@@ -1,0 +1,1 @@
+#include "fastinfer/decode_ssd.hpp"
