@@ -80,7 +80,7 @@ void register_exceptions(py::module_& m) {
 
 py::tuple make_blob_py(const py::object& images, std::pair<int, int> size, const std::string& mode, bool swap_rb,
                     double scale, const std::vector<double>& mean, const std::vector<double>& std_,
-                    double pad_value, bool center, const std::string& sizing) {
+                    double pad_value, bool center, const std::string& sizing, int resize) {
   BlobParams p;
   p.width = size.first;
   p.height = size.second;
@@ -92,6 +92,7 @@ py::tuple make_blob_py(const py::object& images, std::pair<int, int> size, const
   p.pad_value = pad_value;
   p.center = center;
   p.sizing = parse_letterbox_sizing(sizing);
+  p.resize = resize;
   p.validate();
   std::vector<py::array> keep;
   std::vector<cv::Mat> mats = bgr_images(images, keep);
@@ -377,11 +378,13 @@ PYBIND11_MODULE(_core, m) {
   m.def("make_blob", &make_blob_py, py::arg("images"), py::arg("size"), py::arg("mode") = "stretch",
         py::arg("swap_rb") = true, py::arg("scale") = 1.0 / 255.0, py::arg("mean") = std::vector<double>{0.0},
         py::arg("std") = std::vector<double>{1.0}, py::arg("pad_value") = 127.5, py::kw_only(),
-        py::arg("center") = true, py::arg("sizing") = "darknet",
+        py::arg("center") = true, py::arg("sizing") = "darknet", py::arg("resize") = 0,
         "Images (HxWx{1,3,4} uint8, BGR) -> (NCHW float32 blob, (N, 6) transforms: scale_x, scale_y, pad_x, pad_y, "
-        "width, height). mode: 'stretch', 'crop', 'letterbox' or 'pad_resize' (pad to the input's aspect ratio, then "
-        "stretch); center=False puts the image at the top-left (padding at the bottom/right); sizing (letterbox): "
-        "'darknet' (integer sizes, per-axis scales), 'floor' or 'round' (one ratio, int() or round() sizes).");
+        "width, height). mode: 'stretch', 'crop', 'letterbox', 'pad_resize' (pad to the input's aspect ratio, then "
+        "stretch) or 'resize_crop' (shorter side to `resize`, then cut the input size from the centre: ImageNet's "
+        "Resize + CenterCrop); center=False puts the image at the top-left (padding at the bottom/right); sizing "
+        "(letterbox): 'darknet' (integer sizes, per-axis scales), 'floor' or 'round' (one ratio, int() or round() "
+        "sizes).");
   m.def("postprocess_darknet", &postprocess_darknet_py, py::arg("outputs"), py::arg("transforms"),
         py::arg("input_size"), py::arg("conf") = 0.25f, py::arg("iou") = 0.45f, py::arg("class_agnostic") = false,
         py::arg("max_det") = 0, py::kw_only(), py::arg("objectness_gate") = false,
@@ -491,8 +494,10 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("path"), "Loads an ONNX model on OpenCV DNN.");
   m.attr("opencv_version") = CV_VERSION;
+  m.attr("__version__") = FASTINFER_VERSION;  // the project version this core was built as (CMake)
 
   bind_classify(m);
   bind_segment(m);
   bind_ssd(m);
+  bind_video(m);
 }

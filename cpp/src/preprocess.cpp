@@ -1,5 +1,6 @@
 #include "fastinfer/preprocess.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -14,8 +15,10 @@ ResizeMode parse_resize_mode(const std::string& name) {
   if (name == "crop") return ResizeMode::kCrop;
   if (name == "letterbox") return ResizeMode::kLetterbox;
   if (name == "pad_resize") return ResizeMode::kPadResize;
+  if (name == "resize_crop") return ResizeMode::kResizeCrop;
   throw InvalidInputError("resize mode must be 'stretch', 'crop' or 'letterbox', got '" + name +
-                          "' (or 'pad_resize': pad to the input's aspect ratio, then stretch)");
+                          "' (or 'pad_resize': pad to the input's aspect ratio, then stretch; or 'resize_crop': "
+                          "shorter side to `resize`, then a centre crop)");
 }
 
 const char* resize_mode_name(ResizeMode mode) {
@@ -24,6 +27,7 @@ const char* resize_mode_name(ResizeMode mode) {
     case ResizeMode::kCrop: return "crop";
     case ResizeMode::kLetterbox: return "letterbox";
     case ResizeMode::kPadResize: return "pad_resize";
+    case ResizeMode::kResizeCrop: return "resize_crop";
   }
   return "?";
 }
@@ -61,6 +65,16 @@ void BlobParams::validate() const {
     }
   }
   if (!std::isfinite(pad_value)) throw InvalidInputError("pad value must be finite");
+  if (mode == ResizeMode::kResizeCrop && resize < std::max(width, height)) {
+    std::ostringstream msg;
+    msg << "resize_crop scales the shorter side to `resize`, which must be at least the input size's larger side "
+        << std::max(width, height) << " (input " << width << "x" << height << "), got " << resize;
+    throw InvalidInputError(msg.str());
+  }
+  if (mode != ResizeMode::kResizeCrop && resize != 0) {
+    throw InvalidInputError(std::string("resize is for mode 'resize_crop' only, got resize=") +
+                            std::to_string(resize) + " with mode '" + resize_mode_name(mode) + "'");
+  }
   if (mode == ResizeMode::kPadResize && !(pad_value >= 0 && pad_value <= 255 && pad_value == std::floor(pad_value))) {
     throw InvalidInputError("pad_resize pads the uint8 image before resizing: pad value must be an integer in "
                             "[0, 255], got " + std::to_string(pad_value));
@@ -126,6 +140,26 @@ Placement place(const cv::Mat& image, const BlobParams& p) {
       out.pixels = resized(cv::Rect(cx, cy, p.width, p.height));
       out.transform.scale_x = factor;
       out.transform.scale_y = factor;
+      out.transform.pad_x = static_cast<float>(-cx);
+      out.transform.pad_y = static_cast<float>(-cy);
+      break;
+    }
+    case ResizeMode::kResizeCrop: {
+      // torchvision's Resize(resize) then CenterCrop(height, width): the
+      // longer side truncated, the crop offsets rounded half to even.
+      const bool portrait = ih > iw;
+      const int short_side = portrait ? iw : ih;
+      const int long_side = portrait ? ih : iw;
+      const int scaled_long = static_cast<int>(static_cast<double>(static_cast<long long>(p.resize) * long_side) /
+                                               short_side);
+      const int rw = portrait ? p.resize : scaled_long;
+      const int rh = portrait ? scaled_long : p.resize;
+      const cv::Mat resized = stretched(image, rw, rh);
+      const int cx = p.center ? static_cast<int>(std::nearbyint((rw - p.width) / 2.0)) : 0;
+      const int cy = p.center ? static_cast<int>(std::nearbyint((rh - p.height) / 2.0)) : 0;
+      out.pixels = resized(cv::Rect(cx, cy, p.width, p.height));
+      out.transform.scale_x = static_cast<float>(rw) / iw;
+      out.transform.scale_y = static_cast<float>(rh) / ih;
       out.transform.pad_x = static_cast<float>(-cx);
       out.transform.pad_y = static_cast<float>(-cy);
       break;

@@ -16,7 +16,11 @@ namespace fastinfer {
 // kPadResize: pad the image to the input's aspect ratio first (pad_value),
 //   then stretch the padded image to the input size (NudeNet). Not the same
 //   pixels as kLetterbox: the resize blends the image's edge with the padding.
-enum class ResizeMode { kStretch, kCrop, kLetterbox, kPadResize };
+// kResizeCrop: the ImageNet evaluation pipeline (torchvision Resize(resize) +
+//   CenterCrop): the shorter side scaled to `resize` (the longer one to
+//   int(resize * long / short)), then the input size cut from the centre at
+//   int(round((side - input) / 2.0)) (or from the top-left).
+enum class ResizeMode { kStretch, kCrop, kLetterbox, kPadResize, kResizeCrop };
 
 ResizeMode parse_resize_mode(const std::string& name);
 const char* resize_mode_name(ResizeMode mode);
@@ -51,9 +55,12 @@ struct BlobParams {
   double pad_value = 127.5;
   // kLetterbox / kPadResize: image centred (Darknet, Ultralytics), or at the
   // top-left with all padding at the bottom/right (YOLOX, ddddocr, NudeNet).
-  // kCrop: cut the centre, or the top-left. Ignored by kStretch.
+  // kCrop / kResizeCrop: cut the centre, or the top-left. Ignored by kStretch.
   bool center = true;
   LetterboxSizing sizing = LetterboxSizing::kDarknet;  // kLetterbox only
+  // kResizeCrop only (0 for the other modes): the shorter side's length
+  // before the crop; at least max(width, height), so the crop always fits.
+  int resize = 0;
 
   void validate() const;
 };
