@@ -712,8 +712,8 @@ def test_detect_head_on_synthetic_shapes(name):
 
 
 UNDETECTABLE = {
-    "unknown head in metadata": ([[1, 84, 8400]], {"fastinfer.head": "ssd"}, {},
-                                 r"metadata 'fastinfer.head' is 'ssd', expected one of darknet, yolov5, yolov8, yolox"),
+    "unknown head in metadata": ([[1, 84, 8400]], {"fastinfer.head": "retinanet"}, {},
+                                 r"metadata 'fastinfer.head' is 'retinanet', expected one of darknet, yolov5, yolov8, yolox, ssd"),
     "no outputs": ([], {}, {}, r"the model has no outputs"),
     "segmentation": ([[1, 116, 8400], [1, 32, 160, 160]], dict(ULTRALYTICS, task="segment"), {},
                      r"Ultralytics 'segment' model; only 'detect' models are supported"),

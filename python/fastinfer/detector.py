@@ -15,6 +15,8 @@ from . import _core, backends, convert, darknet, heads, models, quantization
 from .detections import Detections
 from .errors import InvalidInputError, ModelLoadError
 from .images import ImageLike, load_image
+from .stream import DetectionStream, Source
+from .ssd import DEFAULT_MAX_DET, PriorsLike, SSDConfig, SSDPriors, load_priors
 
 log = logging.getLogger("fastinfer")
 
@@ -74,25 +76,29 @@ class Preprocessing:
 
 #: Each family's own pre-processing: the classic Darknet demo (1/255, RGB,
 #: stretch; letterbox pads 0.5 grey as Darknet does), Ultralytics (centred
-#: letterbox with 114 grey, rounded sizes, 1/255, RGB) and YOLOX (letterbox
-#: with 114 at the bottom and right, truncated sizes, raw 0-255 BGR).
+#: letterbox with 114 grey, rounded sizes, 1/255, RGB), YOLOX (letterbox
+#: with 114 at the bottom and right, truncated sizes, raw 0-255 BGR) and the
+#: original SSD300 (stretch, raw 0-255 BGR minus the mean 104, 117, 123).
 PRESETS = {
     "darknet": Preprocessing(),
     "yolov5": Preprocessing(mode="letterbox", pad_value=114.0, sizing="round"),
     "yolov8": Preprocessing(mode="letterbox", pad_value=114.0, sizing="round"),
     "yolox": Preprocessing(mode="letterbox", scale=1.0, swap_rb=False, pad_value=114.0, center=False,
                            sizing="floor"),
+    "ssd": Preprocessing(scale=1.0, swap_rb=False, mean=(104.0, 117.0, 123.0)),
 }
 
 
 class Detector:
-    """A YOLO-family object detector.
+    """A YOLO-family or SSD object detector.
 
     Args:
         model: a Darknet ``.cfg`` path (the ``.weights`` with the same stem
             beside it is used), an ONNX export of YOLOv5, YOLOv8/YOLO11 or
-            YOLOX (or an ONNX model with Darknet-style rows), or a model zoo
-            name such as ``"yolov3-tiny"``.
+            YOLOX (or an ONNX model with Darknet-style rows), an SSD-style
+            ONNX model (outputs ``(B, N, 4)`` box regressions and ``(B, N,
+            K)`` class scores against ``N`` priors), or a model zoo name such
+            as ``"yolov3-tiny"``.
         weights: the Darknet weights file, when it is not beside the cfg.
         names: class names: a ``.names`` file or a list. Default: the ONNX
             model's metadata, a ``*.names`` file beside the cfg, else the 80
@@ -106,24 +112,33 @@ class Detector:
             the family's own choice (stretch for Darknet, letterbox otherwise).
         backend: ``"auto"`` (ONNX Runtime; Darknet models are converted to
             ONNX once and cached), ``"onnxruntime"`` or ``"opencv"``.
-        head: the output layout, ``"darknet"``, ``"yolov5"``, ``"yolov8"`` or
-            ``"yolox"``; default: recognised from the model.
+        head: the output layout, ``"darknet"``, ``"yolov5"``, ``"yolov8"``,
+            ``"yolox"`` or ``"ssd"``; default: recognised from the model
+            (``"ssd"``: two outputs ``(B, N, 4)`` and ``(B, N, K)``).
         preprocessing: how images become the input (``fastinfer.Preprocessing``);
-            default: the head's preset in ``fastinfer.detector.PRESETS``.
+            default: the head's preset in ``fastinfer.detector.PRESETS``
+            (SSD: stretch, BGR 0-255 minus the mean 104, 117, 123).
         precision: ``"fp32"`` or ``"int8"`` (static INT8 on ONNX Runtime,
             calibrated on ``calibration_images`` and cached).
         calibration_images: paths or arrays for INT8 calibration; default:
             Darknet's sample photos (see ``fastinfer.quantize``).
         class_agnostic: one NMS over all classes instead of one per class.
-        max_det: keep at most this many detections per image (None: all).
+        max_det: keep at most this many detections per image (None: all;
+            200 for SSD models, SSD's usual top-k).
         threads: ONNX Runtime intra-op threads (None: its default).
         providers: ONNX Runtime execution providers, e.g. ``["CUDAExecutionProvider"]``.
         graph_optimization: ONNX Runtime graph optimisation level.
+        priors: an SSD's prior boxes, ``(N, 4)`` ``cx, cy, w, h`` normalised
+            to the input: an array, a ``.npy`` or text file, or a
+            ``fastinfer.SSDPriors``; default: ``SSDPriors()`` (SSD300's 8732).
+        ssd: how an SSD's outputs are decoded (``fastinfer.SSDConfig``);
+            default: variances (0.1, 0.2), softmax, background column 0.
 
     Example:
         >>> det = fastinfer.Detector("yolov3-tiny")
         >>> dets = det("dog.jpg")
         >>> annotated = dets.draw(fastinfer.read_image("dog.jpg"))
+        >>> ssd = fastinfer.Detector("ssd300.onnx", priors="priors.npy", ssd=fastinfer.SSDConfig(scores="sigmoid"))
     """
 
     def __init__(self, model: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None,
@@ -132,13 +147,16 @@ class Detector:
                  head: str | None = None, preprocessing: Preprocessing | None = None, precision: str = "fp32",
                  calibration_images: Sequence[ImageLike] | None = None, class_agnostic: bool = False,
                  max_det: int | None = None, threads: int | None = None, providers: Sequence[str] | None = None,
-                 graph_optimization: str = "all") -> None:
+                 graph_optimization: str = "all", priors: PriorsLike | None = None,
+                 ssd: SSDConfig | None = None) -> None:
         self.conf = _check_unit("conf", conf)
         self.iou = _check_unit("iou", iou)
         if max_det is not None and (isinstance(max_det, bool) or not isinstance(max_det, int) or max_det < 1):
             raise InvalidInputError(f"max_det must be None or >= 1, got {max_det!r}")
         self.max_det = max_det
         self.class_agnostic = bool(class_agnostic)
+        self.ssd: SSDConfig | None = None  # SSD models only: decoding and priors
+        self.priors: np.ndarray | None = None
         _choice("backend", backend, backends.BACKENDS)
         self.precision = _choice("precision", precision, PRECISIONS)
         if head is not None:
@@ -177,10 +195,17 @@ class Detector:
             self.head = head or heads.detect_head(out_shapes, description["metadata"],
                                                   num_classes=len(given) if given else None,
                                                   input_size=self.input_size)
-            self.names = tuple(given or heads.names_from_metadata(description["metadata"]) or
-                               self._generic_names(out_shapes, self.head))
+            if self.head == "ssd":
+                self.names = self._ssd_layout(path, description["outputs"], priors, ssd,
+                                              given or heads.names_from_metadata(description["metadata"]))
+            else:
+                self.names = tuple(given or heads.names_from_metadata(description["metadata"]) or
+                                   self._generic_names(out_shapes, self.head))
         else:
             raise ModelLoadError(f"cannot tell the format of model '{path}': expected a Darknet .cfg or an .onnx file")
+        if self.head != "ssd" and (priors is not None or ssd is not None):
+            raise InvalidInputError(f"priors= and ssd= are for SSD models (head='ssd'); model '{path}' has the "
+                                    f"'{self.head}' head")
 
         if preprocessing is not None and not isinstance(preprocessing, Preprocessing):
             raise InvalidInputError(f"preprocessing must be a fastinfer.Preprocessing, got {type(preprocessing).__name__}")
@@ -233,6 +258,36 @@ class Detector:
         count = channels - (4 if head == "yolov8" else 5)
         return darknet.coco_names() if head == "darknet" and count == 80 else [f"class{i}" for i in range(count)]
 
+    def _ssd_layout(self, path: Path, outputs: list[dict], priors: PriorsLike | None, config: SSDConfig | None,
+                    names: list[str] | None) -> tuple[str, ...]:
+        """Sets up an SSD: its priors, decoding and outputs, checked against the model; returns the names."""
+        if config is not None and not isinstance(config, SSDConfig):
+            raise InvalidInputError(f"ssd must be a fastinfer.SSDConfig, got {type(config).__name__}")
+        self.ssd = config or SSDConfig()
+        out_shapes = [o["shape"] for o in outputs]
+        layout = heads.ssd_outputs(out_shapes)
+        if layout is None:
+            raise ModelLoadError(f"an SSD model needs two outputs (B, N, 4) and (B, N, classes) with the same N; "
+                                 f"model '{path}' has outputs of shapes {out_shapes}")
+        # By name too: OpenCV does not keep the graph's order of the outputs.
+        self._ssd_outputs = tuple((i, outputs[i]["name"]) for i in layout)
+        self.priors = load_priors(priors if priors is not None else SSDPriors())
+        rows, columns = out_shapes[layout[0]][1], out_shapes[layout[1]][2]
+        if isinstance(rows, int) and rows != len(self.priors):
+            default = " (the default SSD300 priors: pass priors=)" if priors is None else ""
+            raise InvalidInputError(f"SSD model '{path}' predicts {rows} boxes but there are {len(self.priors)} "
+                                    f"priors{default}; they must be equal")
+        if not isinstance(columns, int):
+            raise ModelLoadError(f"SSD model '{path}' has a dynamic number of score columns: {out_shapes[layout[1]]}")
+        classes = self.ssd.num_classes(columns)
+        names = names or [f"class{i}" for i in range(classes)]
+        if len(names) != classes:
+            raise InvalidInputError(f"{len(names)} class names for an SSD with {classes} classes ({columns} score "
+                                    f"columns, background column {self.ssd.background})")
+        if self.max_det is None:
+            self.max_det = DEFAULT_MAX_DET
+        return tuple(names)
+
     @staticmethod
     def _onnx_input_size(path: Path, description: dict, input_size: Size | None) -> tuple[int, int]:
         """``input_size`` if given, else the model's fixed H/W, else the ``imgsz`` in its metadata."""
@@ -268,6 +323,12 @@ class Detector:
         conf = self.conf if conf is None else _check_unit("conf", conf)
         iou = self.iou if iou is None else _check_unit("iou", iou)
         max_det = self.max_det or 0
+        if self.head == "ssd":
+            named = dict(zip(self.backend.output_names, outputs))
+            loc, logits = (named.get(name, outputs[i]) for i, name in self._ssd_outputs)
+            return _core.postprocess_ssd(loc, logits, self.priors, transforms, self.input_size, conf, iou,
+                                         self.class_agnostic, max_det, variances=self.ssd.variances,
+                                         scores=self.ssd.scores, background=self.ssd.background)
         if self.head == "darknet":
             expected = 5 + len(self.names)
             for out in outputs:
@@ -313,3 +374,33 @@ class Detector:
         dets = [Detections(xyxy, score, cid, self.names, dict(meta, image_size=[img.shape[1], img.shape[0]]))
                 for (xyxy, score, cid), img in zip(results, images)]
         return dets[0] if single else dets
+
+    def stream(self, source: Source, *, batch_size: int = 1, workers: int | None = None) -> DetectionStream:
+        """Detects objects in every frame of a video, camera, folder or list of images, as a pipeline.
+
+        Decoding, pre-processing and inference run on their own threads (see
+        ``fastinfer.stream``); results equal calling the detector on each frame
+        (each batch of ``batch_size`` frames) in turn. Unreadable images in a
+        folder are skipped with a ``fastinfer.StreamWarning``.
+
+        Args:
+            source: a video file, a camera index, a folder of images (sorted by
+                name), or a list of image paths or BGR arrays.
+            batch_size: frames per network call.
+            workers: inference threads (None: 1). With several, give the
+                detector ``threads=`` so that together they fit the cores.
+
+        Returns:
+            An iterator of ``(frame_index, frame, Detections)`` in frame order;
+            leaving the loop early stops its threads.
+
+        Raises:
+            InvalidInputError: the video or camera cannot be opened, or a frame
+                cannot be used (the message names the frame).
+
+        Example:
+            >>> det = fastinfer.Detector("yolov3-tiny")
+            >>> for index, frame, dets in det.stream("street.mp4"):
+            ...     print(index, len(dets))
+        """
+        return DetectionStream(self, source, batch_size=batch_size, workers=workers)

@@ -1,6 +1,6 @@
-"""Recognising the output layout ("head") of an ONNX YOLO model.
+"""Recognising the output layout ("head") of an ONNX detector.
 
-The native core decodes four layouts (``_core.postprocess_head``):
+The native core decodes four YOLO layouts (``_core.postprocess_head``):
 
 * ``"darknet"``: rows ``[N, 5+C]`` with the box as fractions of the input,
   objectness and class scores (OpenCV's Darknet layers, one output per layer).
@@ -10,7 +10,11 @@ The native core decodes four layouts (``_core.postprocess_head``):
 * ``"yolox"``: rows ``[B, N, 5+C]`` relative to the grid cells;
   ``N = sum(cells)`` (one prediction per cell).
 
-where ``cells`` is ``ceil(H/s) * ceil(W/s)`` for each stride ``s`` (8, 16, 32).
+where ``cells`` is ``ceil(H/s) * ceil(W/s)`` for each stride ``s`` (8, 16, 32),
+and SSD-style outputs (``_core.postprocess_ssd``, see ``fastinfer.ssd``):
+
+* ``"ssd"``: two outputs, box regressions ``[B, N, 4]`` and class scores
+  ``[B, N, K]`` against ``N`` prior boxes.
 
 Example:
     >>> info = describe_onnx("yolov8n.onnx")
@@ -30,7 +34,7 @@ from typing import Any, Mapping, Sequence, Union
 
 from .errors import ModelLoadError
 
-HEADS = ("darknet", "yolov5", "yolov8", "yolox")
+HEADS = ("darknet", "yolov5", "yolov8", "yolox", "ssd")
 DEFAULT_STRIDES = (8, 16, 32)
 #: Metadata key that names the head explicitly; it wins over the shapes.
 HEAD_KEY = "fastinfer.head"
@@ -143,6 +147,24 @@ def _square_sizes() -> list[tuple[int, int]]:
     return [(s, s) for s in range(step, _MAX_GUESSED_SIZE + 1, step)]
 
 
+def ssd_outputs(output_shapes: Sequence[Sequence[Dim]]) -> tuple[int, int] | None:
+    """Which of two outputs hold an SSD's boxes ``[B, N, 4]`` and scores ``[B, N, K]``: ``(loc, scores)`` indices.
+
+    None unless there are exactly two rank-3 outputs with the same ``N``, one
+    with 4 values per row; when both have 4, the first holds the boxes.
+
+    Example:
+        >>> ssd_outputs([[1, 8732, 21], [1, 8732, 4]])
+        (1, 0)
+    """
+    shapes = [list(s) for s in output_shapes]
+    if len(shapes) != 2 or any(len(s) != 3 for s in shapes) or shapes[0][1] != shapes[1][1]:
+        return None
+    if shapes[0][2] == 4:
+        return 0, 1
+    return (1, 0) if shapes[1][2] == 4 else None
+
+
 def detect_head(output_shapes: Sequence[Sequence[Dim]], metadata: Mapping[str, str] | None,
                 num_classes: int | None = None, input_size: tuple[int, int] | None = None) -> str:
     """Which head an ONNX detector has, from its output shapes and metadata.
@@ -150,13 +172,15 @@ def detect_head(output_shapes: Sequence[Sequence[Dim]], metadata: Mapping[str, s
     Rules, in order:
 
     1. ``metadata["fastinfer.head"]`` names it.
-    2. A rank-3 first output ``[B, 4+C, N]`` with fewer channels than anchors
+    2. Two outputs ``[B, N, 4]`` and ``[B, N, K]`` are ``"ssd"`` (``N`` is
+       checked against the priors by the ``Detector``).
+    3. A rank-3 first output ``[B, 4+C, N]`` with fewer channels than anchors
        (or a fixed channel count and a symbolic ``N``) is ``"yolov8"``.
-    3. Several row outputs sharing one row length, or 2-D rows, are
+    4. Several row outputs sharing one row length, or 2-D rows, are
        ``"darknet"`` (one output per detection layer, as OpenCV emits them).
-    4. Rows ``[B, N, 5+C]`` from an Ultralytics export (``author``, ``task``,
+    5. Rows ``[B, N, 5+C]`` from an Ultralytics export (``author``, ``task``,
        ``stride``, ``names``, ``imgsz`` metadata) are ``"yolov5"``.
-    5. Other rows: ``N`` equal to the grid cells over strides 8, 16, 32 is
+    6. Other rows: ``N`` equal to the grid cells over strides 8, 16, 32 is
        ``"yolox"``, three times that is ``"yolov5"``. The grid is that of
        ``input_size``, else of the metadata's ``imgsz``, else of a square
        input found from ``N``.
@@ -172,7 +196,7 @@ def detect_head(output_shapes: Sequence[Sequence[Dim]], metadata: Mapping[str, s
         input_size: the network input as ``(width, height)``, if known.
 
     Returns:
-        ``"darknet"``, ``"yolov5"``, ``"yolov8"`` or ``"yolox"``.
+        ``"darknet"``, ``"yolov5"``, ``"yolov8"``, ``"yolox"`` or ``"ssd"``.
 
     Raises:
         ModelLoadError: the metadata names an unknown head, the model is not a
@@ -195,6 +219,8 @@ def detect_head(output_shapes: Sequence[Sequence[Dim]], metadata: Mapping[str, s
     shapes = [list(s) for s in output_shapes]
     if not shapes:
         raise ModelLoadError("the model has no outputs, so it is not a detector")
+    if ssd_outputs(shapes) is not None:
+        return "ssd"
 
     ultralytics = _is_ultralytics(metadata)
     task = metadata.get("task")
