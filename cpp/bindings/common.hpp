@@ -99,5 +99,6 @@ inline std::vector<Transform> transforms_from(const py::object& obj, const std::
 void bind_classify(py::module_& m);
 void bind_segment(py::module_& m);
 void bind_ssd(py::module_& m);
+void bind_video(py::module_& m);
 
 }  // namespace fastinfer::bindings

@@ -1,0 +1,490 @@
+"""Detection over a video, a camera, a folder or a list of images, as a pipeline of threads.
+
+Decoding, pre-processing and inference run on their own threads, joined by
+bounded queues, so that one frame is decoded while another is pre-processed
+and a third goes through the network; post-processing runs on the thread that
+iterates. Every stage spends its time in the C++ core with the GIL released.
+
+    decode --[frames]--> pre-process --[blobs]--> inference (x workers) --[outputs]--> caller: post-process
+
+Results are those of calling the detector on each frame (or on each batch of
+``batch_size`` consecutive frames) one after another, in the same order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TextIO, Union
+
+import numpy as np
+
+from . import _core
+from .detections import Detections
+from .errors import FastInferError, InvalidInputError
+from .images import ImageLike, load_image
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .detector import Detector
+
+log = logging.getLogger("fastinfer")
+
+VideoReader = _core.VideoReader
+VideoWriter = _core.VideoWriter
+
+#: File suffixes read as images in folders (OpenCV imgcodecs' formats).
+IMAGE_SUFFIXES = (".bmp", ".dib", ".jpg", ".jpeg", ".jpe", ".jp2", ".png", ".webp", ".pbm", ".pgm", ".ppm", ".pxm",
+                  ".pnm", ".sr", ".ras", ".tif", ".tiff", ".exr", ".hdr", ".pic")
+#: File suffixes the command line treats as videos.
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".3gp")
+
+Source = Union[str, "os.PathLike[str]", int, Sequence[ImageLike]]
+THREAD_PREFIX = "fastinfer-stream"
+_POLL_S = 0.05  # how often a blocked stage looks at the stop flag
+_JOIN_S = 5.0
+
+
+class StreamWarning(UserWarning):
+    """A file or frame of a stream was skipped (unreadable image in a folder, truncated video)."""
+
+
+def is_video_path(source: Any) -> bool:
+    """Whether a path names a video file by its suffix (``.mp4``, ``.avi``, ...)."""
+    return isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() in VIDEO_SUFFIXES
+
+
+# ------------------------------------------------------------------ items passed down the pipeline
+
+
+@dataclass
+class _Frame:
+    index: int
+    image: np.ndarray
+    path: str | None
+    decode_ms: float
+
+
+@dataclass
+class _Skip:
+    index: int
+    message: str
+
+
+@dataclass
+class _Failed:
+    index: int
+    error: BaseException
+
+
+@dataclass
+class _Batch:
+    frames: list[_Frame]
+    blob: np.ndarray
+    transforms: np.ndarray
+    preprocess_ms: float
+    outputs: list[np.ndarray] | None = None
+    forward_ms: float = 0.0
+
+
+_END = object()
+
+
+# ------------------------------------------------------------------ sources
+
+
+@dataclass
+class _Source:
+    name: str
+    total: int | None
+    fps: float | None
+    frames: Callable[[], Iterator[_Frame | _Skip | _Failed]]
+    close: Callable[[], None]
+
+
+def _timed(load: Callable[[], np.ndarray]) -> tuple[np.ndarray, float]:
+    start = time.perf_counter()
+    image = load()
+    return image, (time.perf_counter() - start) * 1e3
+
+
+def _video_source(reader: _core.VideoReader) -> _Source:
+    def frames() -> Iterator[_Frame | _Skip | _Failed]:
+        for index in itertools.count():
+            try:
+                image, ms = _timed(reader.read)
+            except FastInferError as exc:
+                yield _Failed(index, exc)
+                return
+            if image is None:
+                if 0 < reader.frame_count and index < reader.frame_count:
+                    yield _Skip(index, f"{reader.name} ended after {index} of its {reader.frame_count} frames: "
+                                       f"frame {index} is corrupt or the file is truncated")
+                return
+            yield _Frame(index, image, None, ms)
+
+    total = reader.frame_count if reader.frame_count > 0 else None
+    return _Source(reader.name, total, reader.fps or None, frames, reader.close)
+
+
+def _folder_source(folder: Path) -> _Source:
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not paths:
+        raise InvalidInputError(f"folder '{folder}' holds no image files ({', '.join(IMAGE_SUFFIXES[:6])}, ...)")
+
+    def frames() -> Iterator[_Frame | _Skip]:
+        for index, path in enumerate(paths):
+            try:
+                image, ms = _timed(lambda: _core.imread(str(path)))
+            except InvalidInputError as exc:
+                yield _Skip(index, f"skipped image {index} of folder '{folder}': {exc}")
+                continue
+            yield _Frame(index, image, str(path), ms)
+
+    return _Source(f"folder '{folder}'", len(paths), None, frames, lambda: None)
+
+
+def _list_source(items: Sequence[ImageLike]) -> _Source:
+    def frames() -> Iterator[_Frame | _Failed]:
+        for index, item in enumerate(items):
+            try:
+                image, ms = _timed(lambda: load_image(item, name=f"source[{index}]"))
+            except FastInferError as exc:
+                yield _Failed(index, exc)
+                return
+            path = os.fspath(item) if isinstance(item, (str, os.PathLike)) else None
+            yield _Frame(index, image, path, ms)
+
+    return _Source(f"a list of {len(items)} images", len(items), None, frames, lambda: None)
+
+
+def open_source(source: Source) -> _Source:
+    """A video file, camera index, folder, image file or list of images, opened for reading.
+
+    Raises:
+        InvalidInputError: the video or camera cannot be opened, the folder
+            holds no images, or ``source`` is none of these.
+    """
+    if isinstance(source, (int, np.integer)) and not isinstance(source, bool):
+        return _video_source(VideoReader(int(source)))
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if path.is_dir():
+            return _folder_source(path)
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            return _list_source([path])
+        return _video_source(VideoReader(os.fspath(path)))
+    if isinstance(source, (list, tuple)):
+        return _list_source(list(source))
+    raise InvalidInputError("source must be a video file, a camera index, a folder, or a list of image paths or "
+                            f"arrays; got {type(source).__name__}")
+
+
+# ------------------------------------------------------------------ the pipeline
+
+
+def _put(q: queue.Queue, item: Any, stop: threading.Event) -> bool:
+    """Puts ``item``, waiting while the queue is full; False once stopped."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=_POLL_S)
+            return True
+        except queue.Full:
+            pass
+    return False
+
+
+def _get(q: queue.Queue, stop: threading.Event) -> Any:
+    """The next item, waiting while the queue is empty; ``_END`` once stopped."""
+    while not stop.is_set():
+        try:
+            return q.get(timeout=_POLL_S)
+        except queue.Empty:
+            pass
+    return _END
+
+
+class DetectionStream:
+    """Iterator of ``(frame_index, frame, Detections)`` from ``Detector.stream``.
+
+    Iterate it once. Leaving the loop early (``break``, an exception, Ctrl-C),
+    ``close()`` or the end of a ``with`` block stops and joins its threads.
+
+    Attributes:
+        name: how messages name the source (``"'clip.mp4'"``, ``"camera 0"``, ...).
+        total: the number of frames or files, when known.
+        fps: the video's frame rate, when it has one.
+
+    Example:
+        >>> det = fastinfer.Detector("yolov3-tiny", threads=1)
+        >>> with det.stream("street.mp4", workers=2) as stream:
+        ...     for index, frame, dets in stream:
+        ...         print(f"{index}/{stream.total}: {len(dets)} objects")
+    """
+
+    def __init__(self, detector: Detector, source: Source, *, batch_size: int = 1, workers: int | None = None) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise InvalidInputError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer))
+                                    or workers < 1):
+            raise InvalidInputError(f"workers must be None or an int >= 1, got {workers!r}")
+        src = open_source(source)
+        self.name, self.total, self.fps = src.name, src.total, src.fps
+        self._close_source = src.close
+        # The generator does not hold `self`, so dropping the stream closes it at once.
+        self._iterator = _Pipeline(detector, src, int(batch_size), int(workers or 1)).results()
+
+    def __iter__(self) -> DetectionStream:
+        return self
+
+    def __next__(self) -> tuple[int, np.ndarray, Detections]:
+        return next(self._iterator)
+
+    def close(self) -> None:
+        """Stops the threads, waits for them and closes the source (also done when the loop ends or breaks)."""
+        self._iterator.close()
+        self._close_source()  # when never iterated, no thread has closed it
+
+    def __enter__(self) -> DetectionStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Pipeline:
+    """The threads and queues behind one ``DetectionStream``; ``results()`` is run by the caller."""
+
+    def __init__(self, det: Detector, src: _Source, batch_size: int, workers: int) -> None:
+        self.det, self.src, self.batch_size, self.workers = det, src, batch_size, workers
+        self.stop = threading.Event()
+        self.frames_q: queue.Queue = queue.Queue(maxsize=2 * batch_size)  # single frames
+        self.blobs_q: queue.Queue = queue.Queue(maxsize=2)  # (seq, batch), in order
+        self.outputs_q: queue.Queue = queue.Queue(maxsize=2 * workers)  # (seq, batch), any order
+        self.threads = [threading.Thread(target=self._decode, name=f"{THREAD_PREFIX}-decode", daemon=True),
+                        threading.Thread(target=self._preprocess, name=f"{THREAD_PREFIX}-preprocess", daemon=True)]
+        self.threads += [threading.Thread(target=self._infer, name=f"{THREAD_PREFIX}-infer-{i}", daemon=True)
+                         for i in range(workers)]
+        self.meta = {"backend": det.backend.name, "head": det.head, "precision": det.precision,
+                     "input_size": list(det.input_size), "mode": det.preprocessing.mode}
+
+    def _decode(self) -> None:
+        try:
+            for item in self.src.frames():
+                if not _put(self.frames_q, item, self.stop):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            _put(self.frames_q, _Failed(-1, exc), self.stop)
+        finally:
+            self.src.close()
+            _put(self.frames_q, _END, self.stop)
+
+    def _preprocess(self) -> None:
+        seq = itertools.count()
+        pending: list[_Frame] = []
+
+        def flush() -> bool:
+            if not pending:
+                return True
+            start = time.perf_counter()
+            try:
+                blob, transforms = self.det.preprocess([f.image for f in pending])
+                batch: Any = _Batch(list(pending), blob, transforms, (time.perf_counter() - start) * 1e3)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                batch = _Failed(pending[0].index, exc)
+            pending.clear()
+            return _put(self.blobs_q, (next(seq), batch), self.stop)
+
+        while True:
+            item = _get(self.frames_q, self.stop)
+            if isinstance(item, _Frame):
+                pending.append(item)
+                if len(pending) < self.batch_size or flush():
+                    continue
+                return
+            # A skipped frame, a failure or the end: send what is pending first, to keep the order.
+            if not flush():
+                return
+            if item is not _END:
+                if not _put(self.blobs_q, (next(seq), item), self.stop):
+                    return
+                continue
+            end = next(seq)
+            for _ in range(self.workers):  # one end marker per inference thread
+                if not _put(self.blobs_q, (end, _END), self.stop):
+                    return
+            return
+
+    def _infer(self) -> None:
+        while True:
+            got = _get(self.blobs_q, self.stop)
+            if got is _END:  # stopped
+                return
+            seq, item = got
+            if isinstance(item, _Batch):
+                start = time.perf_counter()
+                try:
+                    item.outputs = self.det.backend.forward(item.blob)
+                    item.forward_ms = (time.perf_counter() - start) * 1e3
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    item = _Failed(item.frames[0].index, exc)
+            if not _put(self.outputs_q, (seq, item), self.stop) or item is _END:
+                return
+
+    def results(self) -> Iterator[tuple[int, np.ndarray, Detections]]:
+        """Starts the threads and yields each frame's detections in order; stops the threads when left."""
+        try:
+            for thread in self.threads:
+                thread.start()
+            ready: dict[int, Any] = {}  # outputs that arrived before their turn
+            for seq in itertools.count():
+                while seq not in ready:
+                    got_seq, item = self._next_output()
+                    ready[got_seq] = item
+                item = ready.pop(seq)
+                if item is _END:
+                    return
+                if isinstance(item, _Skip):
+                    warnings.warn(item.message, StreamWarning, stacklevel=3)
+                elif isinstance(item, _Failed):
+                    raise _with_index(item.error, item.index, self.src.name)
+                else:
+                    yield from self._detections(item)
+        finally:
+            self.close()
+
+    def _next_output(self) -> tuple[int, Any]:
+        while True:
+            try:
+                return self.outputs_q.get(timeout=0.5)
+            except queue.Empty:
+                if not any(t.is_alive() for t in self.threads) and self.outputs_q.empty():  # pragma: no cover
+                    raise RuntimeError("the stream's threads ended without finishing the stream") from None
+
+    def _detections(self, batch: _Batch) -> Iterator[tuple[int, np.ndarray, Detections]]:
+        start = time.perf_counter()
+        try:
+            results = self.det.postprocess(batch.outputs or [], batch.transforms)
+        except FastInferError as exc:
+            raise _with_index(exc, batch.frames[0].index, self.src.name) from exc
+        post_ms = (time.perf_counter() - start) * 1e3
+        for frame, (xyxy, score, cid) in zip(batch.frames, results):
+            timings = {"decode_ms": frame.decode_ms, "preprocess_ms": batch.preprocess_ms,
+                       "forward_ms": batch.forward_ms, "postprocess_ms": post_ms, "batch": len(batch.frames)}
+            meta = dict(self.meta, timings=timings, image_size=[frame.image.shape[1], frame.image.shape[0]],
+                        frame=frame.index)
+            if frame.path is not None:
+                meta["path"] = frame.path
+            yield frame.index, frame.image, Detections(xyxy, score, cid, self.det.names, meta)
+
+    def close(self) -> None:
+        """Sets the stop flag, empties the queues and joins the threads."""
+        self.stop.set()
+        for q in (self.frames_q, self.blobs_q, self.outputs_q):
+            _drain(q)
+        deadline = time.monotonic() + _JOIN_S
+        for thread in self.threads:
+            if thread.ident is not None:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        alive = [t.name for t in self.threads if t.is_alive()]
+        if alive:  # pragma: no cover - a stage stuck in a long call (e.g. a camera read)
+            log.warning("stream threads still running after %.0f s: %s", _JOIN_S, ", ".join(alive))
+
+
+def _drain(q: queue.Queue) -> None:
+    try:
+        while True:
+            q.get_nowait()
+    except queue.Empty:
+        pass
+
+
+def _with_index(error: BaseException, index: int, name: str) -> BaseException:
+    """``error`` of the same type with the frame index in front of its message (a note when it cannot be)."""
+    where = f"{name}: " if index < 0 else f"frame {index} of {name}: "
+    if isinstance(error, FastInferError):
+        wrapped = type(error)(where + str(error))
+        wrapped.__cause__ = error
+        return wrapped
+    error.add_note(where.rstrip(": "))
+    return error
+
+
+def draw_inference_time(image: np.ndarray, milliseconds: float) -> np.ndarray:
+    """A copy of ``image`` with ``Inference time: 12.34 ms`` at the top left, as OpenCV's DNN demos draw it."""
+    return _core.draw_banner(np.ascontiguousarray(image), f"Inference time: {milliseconds:.2f} ms")
+
+
+# ------------------------------------------------------------------ progress
+
+
+class ProgressBar:
+    """A one-line progress report (``120/300 frames  24.8 fps  ETA 0:07``), redrawn in place.
+
+    Args:
+        total: the number of steps, if known (then a bar and ETA are shown).
+        file: where to write; default ``sys.stderr``.
+        unit: what a step is called.
+        interval: the least time in seconds between redraws.
+
+    Example:
+        >>> with ProgressBar(300) as bar:
+        ...     for _ in range(300):
+        ...         bar.update()
+    """
+
+    def __init__(self, total: int | None = None, *, file: TextIO | None = None, unit: str = "frames",
+                 interval: float = 0.1) -> None:
+        self.total, self.unit, self.interval = total, unit, interval
+        self.file = file if file is not None else sys.stderr
+        self.count = 0
+        self._start = time.perf_counter()
+        self._drawn = -float("inf")  # when, and at which count, the line was last drawn
+        self._drawn_count = -1
+        self._width = 0
+
+    def update(self, n: int = 1) -> None:
+        self.count += n
+        now = time.perf_counter()
+        if now - self._drawn >= self.interval or self.count == self.total:
+            self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        self._drawn, self._drawn_count = now, self.count
+        elapsed = now - self._start
+        rate = self.count / elapsed if elapsed > 0 else 0.0
+        text = self.format(self.count, self.total, rate, self.unit)
+        self.file.write("\r" + text.ljust(self._width))
+        self.file.flush()
+        self._width = len(text)
+
+    @staticmethod
+    def format(count: int, total: int | None, rate: float, unit: str = "frames") -> str:
+        """The line for ``count`` of ``total`` steps at ``rate`` per second."""
+        if not total:
+            return f"{count} {unit}  {rate:.1f} fps"
+        width = 20
+        filled = min(width, width * count // total)
+        eta = int(round((total - count) / rate)) if rate > 0 and count <= total else 0
+        return (f"[{'#' * filled}{'.' * (width - filled)}] {count}/{total} {unit}  {rate:.1f} fps  "
+                f"ETA {eta // 60}:{eta % 60:02d}")
+
+    def close(self) -> None:
+        """Draws the final state and ends the line."""
+        if self._drawn_count != self.count:
+            self._draw(time.perf_counter())
+        self.file.write("\n")
+        self.file.flush()
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
