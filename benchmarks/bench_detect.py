@@ -84,14 +84,15 @@ except ImportError:  # pragma: no cover - depends on the environment
              "`make build` installs it into .venv")
 
 import fastinfer
-from fastinfer import _core
+from fastinfer import _core, benchmarking
+from fastinfer.benchmarking import cpu_model, usable_cores
+
+from bench_pipelines import CONF, IOU, STAGES, Classic, FastInfer  # the shared pipelines and their settings
+from bench_pipelines import SIZE as INPUT_SIZE
+from common import DEFAULT_SHARED
 
 MODEL = "yolov3-tiny"
-INPUT_SIZE = (416, 416)
-CONF = 0.25  # fastinfer.Detector's defaults, used by both pipelines
-IOU = 0.45
 BATCH = 8
-STAGES = ("pre", "forward", "post", "e2e")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 # The classic demo truncates the box centre, the size and then the corner to
 # int, which moves an edge by up to 2 px from the exact float box fastinfer
@@ -99,67 +100,15 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 BOX_TOLERANCE_PX = 2.0
 
 
-# --------------------------------------------------------------------------
-# The classic pipeline, as the well-known OpenCV Darknet demo writes it.
-# --------------------------------------------------------------------------
-
-def classic_postprocess(outs, frame_width, frame_height, conf_threshold, nms_threshold):
-    """Darknet rows -> kept detections, one Python iteration per row."""
-    class_ids = []
-    confidences = []
-    boxes = []
-    for out in outs:
-        for detection in out:
-            scores = detection[5:]
-            class_id = np.argmax(scores)
-            confidence = scores[class_id]
-            if confidence > conf_threshold:
-                center_x = int(detection[0] * frame_width)
-                center_y = int(detection[1] * frame_height)
-                width = int(detection[2] * frame_width)
-                height = int(detection[3] * frame_height)
-                left = int(center_x - width / 2)
-                top = int(center_y - height / 2)
-                class_ids.append(int(class_id))
-                confidences.append(float(confidence))
-                boxes.append([left, top, width, height])
-    # Per-class NMS, one NMSBoxes call per class present.
-    kept = []
-    class_id_array = np.array(class_ids)
-    for cls in sorted(set(class_ids)):
-        members = np.flatnonzero(class_id_array == cls)
-        chosen = cv2.dnn.NMSBoxes([boxes[i] for i in members], [confidences[i] for i in members],
-                                  conf_threshold, nms_threshold)
-        kept.extend(members[np.asarray(chosen, dtype=np.int64).reshape(-1)].tolist())
-    return [class_ids[i] for i in kept], [confidences[i] for i in kept], [boxes[i] for i in kept]
-
-
-def classic_detect(net, out_names, frame):
+def classic_detect(classic: Classic, frame):
     """One image through the classic pipeline; returns (detections, stage times in s)."""
-    t0 = time.perf_counter()
-    blob = cv2.dnn.blobFromImage(frame, 1 / 255, INPUT_SIZE, swapRB=True, crop=False)
-    t1 = time.perf_counter()
-    net.setInput(blob)
-    outs = net.forward(out_names)
-    t2 = time.perf_counter()
-    result = classic_postprocess(outs, frame.shape[1], frame.shape[0], CONF, IOU)
-    t3 = time.perf_counter()
-    return result, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)
+    (result,), times = classic.timed([frame])
+    return result, tuple(times[s] for s in STAGES)
 
 
-# --------------------------------------------------------------------------
-# fastinfer, stage by stage and end to end.
-# --------------------------------------------------------------------------
-
-def fastinfer_stages(det, image):
-    t0 = time.perf_counter()
-    blob, transforms = det.preprocess([image])
-    t1 = time.perf_counter()
-    outputs = det.backend.forward(blob)
-    t2 = time.perf_counter()
-    results = det.postprocess(outputs, transforms)
-    t3 = time.perf_counter()
-    return results, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)
+def fastinfer_stages(fi: FastInfer, image):
+    results, times = fi.timed([image])
+    return results, tuple(times[s] for s in STAGES[:3])
 
 
 def fastinfer_e2e(det, image):
@@ -168,19 +117,9 @@ def fastinfer_e2e(det, image):
     return dets, time.perf_counter() - t0
 
 
-def fastinfer_batch(det, images):
-    t0 = time.perf_counter()
-    dets = det(images)
-    return dets, time.perf_counter() - t0
-
-
 # --------------------------------------------------------------------------
 # Set-up: paths, threads, machine.
 # --------------------------------------------------------------------------
-
-def default_shared() -> Path:
-    return Path(__file__).resolve().parents[2] / "shared"
-
 
 def locate_data(shared: Path, wanted: list[str] | None) -> tuple[Path, Path, list[Path]]:
     model_dir = shared / "models" / MODEL
@@ -240,36 +179,13 @@ class NativeOpenCV:
         return True
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 # --------------------------------------------------------------------------
 # Statistics, the parity check, the report.
 # --------------------------------------------------------------------------
 
 def summarize(samples_s: list[float]) -> dict:
-    ms = [s * 1e3 for s in samples_s]
-    if len(ms) >= 2:
-        deciles = statistics.quantiles(ms, n=10, method="inclusive")
-        p10, p90 = deciles[0], deciles[-1]
-    else:
-        p10 = p90 = ms[0]
-    return {"median": statistics.median(ms), "p10": p10, "p90": p90, "runs": len(ms), "samples_ms": ms}
+    ms = [t * 1e3 for t in samples_s]
+    return {**benchmarking.summarize(ms).to_dict(), "samples_ms": ms}
 
 
 def compare(classic, fi_dets, width, height) -> dict:
@@ -328,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be >= 1")
 
-    shared = (args.shared or default_shared()).resolve()
+    shared = (args.shared or DEFAULT_SHARED).resolve()
     cfg, weights, image_paths = locate_data(shared, args.images)
 
     native = NativeOpenCV()
@@ -348,9 +264,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{INPUT_SIZE[0]}x{INPUT_SIZE[1]} (1/255, swapRB), per-class NMS, batch {BATCH}, decoding not timed")
     print(f"model: {cfg.name} + {weights.name} from {cfg.parent}")
 
-    net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
-    out_names = net.getUnconnectedOutLayersNames()
+    classic_path = Classic(cfg, weights)
+    net, out_names = classic_path.net, classic_path.out_names
     det = fastinfer.Detector(str(cfg), conf=CONF, iou=IOU)
+    fi = FastInfer(det)
 
     images = {}
     for path in image_paths:
@@ -371,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"## check: same detections (same classes, boxes within {BOX_TOLERANCE_PX:g} px)")
     for name in names:
         img = images[name]
-        classic, _ = classic_detect(net, out_names, img)
+        classic, _ = classic_detect(classic_path, img)
         fi_dets, _ = fastinfer_e2e(det, img)
         blob_c = cv2.dnn.blobFromImage(img, 1 / 255, INPUT_SIZE, swapRB=True, crop=False)
         blob_f, _ = det.preprocess([img])
@@ -406,12 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     def run_one(call, name, record):
         img = images[name]
         if call == "classic":
-            _, times = classic_detect(net, out_names, img)
+            _, times = classic_detect(classic_path, img)
             if record:
                 for stage, t in zip(STAGES, times):
                     samples[name]["classic"][stage].append(t)
         elif call == "fi_stages":
-            _, times = fastinfer_stages(det, img)
+            _, times = fastinfer_stages(fi, img)
             if record:
                 for stage, t in zip(STAGES[:3], times[:3]):
                     samples[name]["fastinfer"][stage].append(t)
@@ -421,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
                 samples[name]["fastinfer"]["e2e"].append(t)
 
     def run_batch(record):
-        _, t = fastinfer_batch(det, batch_images)
+        _, t = fastinfer_e2e(det, batch_images)
         if record:
             batch_samples.append(t)
 
