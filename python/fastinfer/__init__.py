@@ -13,11 +13,17 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import backends as _backends
 from . import convert, models
+from .classifier import IMAGENET_MEAN, IMAGENET_STD, Classification, Classifier
 from .detections import Detections
 from .detector import Detector, Preprocessing
 from .errors import BackendError, BackendUnavailableError, FastInferError, InvalidInputError, ModelLoadError
+from .exporting import ExportError, ExportReport, export
 from .images import load_image, read_image, write_image
+from .model_info import ModelInfo, info
 from .quantization import quantize
+from .segmenter import Segmentation, Segmenter
+from .ssd import SSDConfig, SSDPriors
+from .stream import StreamWarning, VideoReader, VideoWriter
 
 # ONNX Runtime is loaded into the core now, so an installed onnxruntime that
 # is too old (or broken) is reported here rather than at the first model.
@@ -34,8 +40,16 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "Detector",
+    "Classifier",
+    "Classification",
+    "Segmenter",
+    "Segmentation",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
     "Detections",
     "Preprocessing",
+    "SSDConfig",
+    "SSDPriors",
     "FastInferError",
     "ModelLoadError",
     "InvalidInputError",
@@ -47,5 +61,13 @@ __all__ = [
     "models",
     "convert",
     "quantize",
+    "StreamWarning",
+    "VideoReader",
+    "VideoWriter",
+    "info",
+    "ModelInfo",
+    "export",
+    "ExportReport",
+    "ExportError",
     "__version__",
 ]

@@ -11,7 +11,7 @@ from fastinfer import ModelLoadError
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Backend', 'BackendError', 'BackendUnavailableError', 'FastInferError', 'InvalidInputError', 'ModelLoadError', 'darknet_cfg_info', 'darknet_weights_info', 'draw_banner', 'draw_detections', 'imread', 'imwrite', 'make_blob', 'nms', 'onnxruntime_from_file', 'opencv_from_darknet', 'opencv_from_onnx', 'opencv_version', 'ort_api_version', 'ort_available_providers', 'ort_load', 'ort_loaded', 'ort_version', 'postprocess_darknet', 'postprocess_head', 'to_bgr']
+__all__: list[str] = ['Backend', 'BackendError', 'BackendUnavailableError', 'FastInferError', 'InvalidInputError', 'ModelLoadError', 'VideoReader', 'VideoWriter', 'classify', 'darknet_cfg_info', 'darknet_weights_info', 'draw_banner', 'draw_detections', 'imread', 'imwrite', 'make_blob', 'nms', 'onnxruntime_from_file', 'opencv_from_darknet', 'opencv_from_onnx', 'opencv_version', 'ort_api_version', 'ort_available_providers', 'ort_load', 'ort_loaded', 'ort_version', 'postprocess_darknet', 'postprocess_head', 'postprocess_ssd', 'segment', 'to_bgr']
 class Backend:
     """
     A loaded model on one inference backend.
@@ -31,6 +31,91 @@ class Backend:
     @property
     def output_names(self) -> list[str]:
         ...
+class VideoReader:
+    """
+    Frames of a video file or camera as BGR uint8 arrays (OpenCV videoio; the GIL is released while opening and decoding).
+    """
+    def __enter__(self) -> VideoReader:
+        ...
+    def __exit__(self, *args) -> None:
+        ...
+    @typing.overload
+    def __init__(self, path: str) -> None:
+        """
+        Opens a video file.
+        """
+    @typing.overload
+    def __init__(self, camera: typing.SupportsInt | typing.SupportsIndex) -> None:
+        """
+        Opens a camera by index.
+        """
+    def close(self) -> None:
+        """
+        Closes the file or camera; read() then returns None.
+        """
+    def read(self) -> numpy.typing.NDArray[numpy.uint8] | None:
+        """
+        The next frame (HxWx3 uint8, BGR), or None at the end.
+        """
+    @property
+    def backend(self) -> str:
+        """
+        The videoio backend, e.g. 'FFMPEG'.
+        """
+    @property
+    def fps(self) -> float:
+        """
+        Frames per second (0 when the source does not say).
+        """
+    @property
+    def frame_count(self) -> int:
+        """
+        Number of frames (-1 when unknown).
+        """
+    @property
+    def height(self) -> int:
+        ...
+    @property
+    def name(self) -> str:
+        """
+        How messages name the source: "'clip.mp4'" or "camera 0".
+        """
+    @property
+    def width(self) -> int:
+        ...
+class VideoWriter:
+    """
+    Writes BGR uint8 frames of one size to a video file (OpenCV videoio).
+    """
+    def __enter__(self) -> VideoWriter:
+        ...
+    def __exit__(self, *args) -> None:
+        ...
+    def __init__(self, path: str, fps: typing.SupportsFloat | typing.SupportsIndex, size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], fourcc: str = '') -> None:
+        """
+        size: (width, height). fourcc: e.g. 'mp4v' or 'MJPG'; empty: MJPG for .avi, mp4v otherwise.
+        """
+    def close(self) -> None:
+        """
+        Finishes the file.
+        """
+    def write(self, image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]]) -> None:
+        """
+        Appends one frame (HxWx3 BGR, or grayscale/BGRA, uint8) of the writer's size.
+        """
+    @property
+    def fourcc(self) -> str:
+        ...
+    @property
+    def frames_written(self) -> int:
+        ...
+    @property
+    def path(self) -> str:
+        ...
+def classify(scores: typing.Any, top_k: typing.SupportsInt | typing.SupportsIndex = 5, softmax: bool | None = None) -> tuple:
+    """
+    (N, classes) float32 scores -> (class_id (N, k) int64, confidence (N, k) float32, softmax_applied), k = min(top_k, classes), best first, ties to the lower class id. softmax: None applies it unless every row already is a distribution (>= 0, sums to 1 within 1e-3); True or False forces it.
+    """
 def darknet_cfg_info(path: str) -> dict:
     """
     Parses and checks a Darknet cfg.
@@ -55,9 +140,9 @@ def imwrite(path: str, image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]]
     """
     Writes an image file; the extension picks the format.
     """
-def make_blob(images: typing.Any, size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], mode: str = 'stretch', swap_rb: bool = True, scale: typing.SupportsFloat | typing.SupportsIndex = 0.00392156862745098, mean: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [0.0], std: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [1.0], pad_value: typing.SupportsFloat | typing.SupportsIndex = 127.5, *, center: bool = True, sizing: str = 'darknet') -> tuple:
+def make_blob(images: typing.Any, size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], mode: str = 'stretch', swap_rb: bool = True, scale: typing.SupportsFloat | typing.SupportsIndex = 0.00392156862745098, mean: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [0.0], std: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [1.0], pad_value: typing.SupportsFloat | typing.SupportsIndex = 127.5, *, center: bool = True, sizing: str = 'darknet', resize: typing.SupportsInt | typing.SupportsIndex = 0) -> tuple:
     """
-    Images (HxWx{1,3,4} uint8, BGR) -> (NCHW float32 blob, (N, 6) transforms: scale_x, scale_y, pad_x, pad_y, width, height). mode: 'stretch', 'crop', 'letterbox' or 'pad_resize' (pad to the input's aspect ratio, then stretch); center=False puts the image at the top-left (padding at the bottom/right); sizing (letterbox): 'darknet' (integer sizes, per-axis scales), 'floor' or 'round' (one ratio, int() or round() sizes).
+    Images (HxWx{1,3,4} uint8, BGR) -> (NCHW float32 blob, (N, 6) transforms: scale_x, scale_y, pad_x, pad_y, width, height). mode: 'stretch', 'crop', 'letterbox', 'pad_resize' (pad to the input's aspect ratio, then stretch) or 'resize_crop' (shorter side to `resize`, then cut the input size from the centre: ImageNet's Resize + CenterCrop); center=False puts the image at the top-left (padding at the bottom/right); sizing (letterbox): 'darknet' (integer sizes, per-axis scales), 'floor' or 'round' (one ratio, int() or round() sizes).
     """
 def nms(boxes: typing.Any, scores: typing.Any, class_ids: typing.Any = None, conf: typing.SupportsFloat | typing.SupportsIndex = 0.0, iou: typing.SupportsFloat | typing.SupportsIndex = 0.44999998807907104, class_agnostic: bool = False, max_det: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.int64]:
     """
@@ -99,8 +184,17 @@ def postprocess_head(output: typing.Any, transforms: typing.Any, input_size: tup
     """
     A YOLO head's output -> per image (xyxy, confidence, class_id) after threshold, NMS and mapping back. head: 'yolov5' ((B, N, 5+C) pixel rows), 'yolov8'/'yolo11' ((B, 4+C, N)), 'yolox' ((B, N, 5+C) grid-relative rows over `strides`) or 'darknet' ((B, N, 5+C) normalised rows); 2-D for one image.
     """
+def postprocess_ssd(loc: typing.Any, logits: typing.Any, priors: typing.Any, transforms: typing.Any, input_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], conf: typing.SupportsFloat | typing.SupportsIndex = 0.25, iou: typing.SupportsFloat | typing.SupportsIndex = 0.44999998807907104, class_agnostic: bool = False, max_det: typing.SupportsInt | typing.SupportsIndex = 200, *, variances: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex] = (0.10000000149011612, 0.20000000298023224), scores: str = 'softmax', background: typing.SupportsInt | typing.SupportsIndex | None = 0) -> list:
+    """
+    SSD outputs -> per image (xyxy, confidence, class_id): boxes decoded against the priors ((N, 4) cx, cy, w, h normalised) with the centre-size variances, scores by 'softmax', 'sigmoid' or 'raw', every (box, class) above conf, mapped back, clipped, then NMS per class; class ids skip the background column. loc (B, N, 4), logits (B, N, K); 2-D for one image.
+    """
+def segment(output: typing.Any, transforms: typing.Any, input_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], num_classes: typing.SupportsInt | typing.SupportsIndex = 0) -> list:
+    """
+    A segmentation model's output -> per image an (H, W) class map at the original image size (uint8, or int32 past 256 classes). output: (B, C, h, w) float32 class scores at the input resolution or a fraction of it (the image's cells, letterbox padding cut off, resized bilinearly as torch's align_corners=False, then argmax), or a (B, h, w) class map of ids (resized by nearest-exact; num_classes > 0 bounds the ids). transforms: make_blob's (B, 6) record; input_size: the network input (width, height).
+    """
 def to_bgr(image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]]) -> typing.Any:
     """
     Grayscale or BGRA -> BGR (BGR input is returned as it is).
     """
+__version__: str = '0.1.0'
 opencv_version: str = '4.6.0'

@@ -10,21 +10,33 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from . import __version__, _core
+from . import benchmarking, doctor
 from .backends import BACKENDS
+from .classifier import IMAGENET_MEAN, IMAGENET_STD, Classifier
 from .detector import HEADS, PRECISIONS, Detector
-from .errors import FastInferError
+from .errors import FastInferError, InvalidInputError
+from .exporting import export, load_factory, random_input
 from .images import read_image, write_image
+from .segmenter import Segmenter
+from .stream import ProgressBar, VideoWriter, draw_inference_time, is_video_path
+from .model_info import info
 
 
 def _detect(args: argparse.Namespace) -> int:
     detector = Detector(args.model, conf=args.conf, iou=args.iou, letterbox=args.letterbox, backend=args.backend,
                         head=args.head, precision=args.precision, input_size=args.input_size)
-    out_dir = Path(args.out) if args.out else None
+    videos = [p for p in args.images if is_video_path(p) or p.isdigit()]
+    if args.out and is_video_path(args.out) and (len(videos) != 1 or len(args.images) != 1):
+        raise InvalidInputError(f"--out {args.out} names a video file: give one video (or camera) to detect in, "
+                                f"not {len(args.images)} inputs; for several, give --out a folder")
+    out_dir = Path(args.out) if args.out and not is_video_path(args.out) else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
     for path in args.images:
+        if path in videos:
+            failures += not _detect_video(detector, path, args)
+            continue
         try:
             image = read_image(path)
             start = time.perf_counter()
@@ -53,14 +65,160 @@ def _detect(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _detect_video(detector: Detector, source: str, args: argparse.Namespace) -> bool:
+    """Runs ``detector.stream`` over a video or camera; writes the annotated video and JSON lines if asked."""
+    if args.out:
+        out = Path(args.out) if is_video_path(args.out) else Path(args.out) / (Path(source).stem + ".mp4")
+        out.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        out = None
+    try:
+        stream = detector.stream(int(source) if source.isdigit() else source)
+    except FastInferError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    bar = ProgressBar(stream.total) if args.progress or sys.stderr.isatty() else None
+    writer = None
+    frames = objects = 0
+    start = time.perf_counter()
+    try:
+        with stream:
+            for index, frame, dets in stream:
+                timings = dets.metadata["timings"]
+                inference_ms = timings["forward_ms"] / timings["batch"]
+                if out is not None:
+                    if writer is None:
+                        writer = VideoWriter(str(out), stream.fps or 30.0, (frame.shape[1], frame.shape[0]))
+                    writer.write(draw_inference_time(dets.draw(frame), inference_ms))
+                if args.json:
+                    record = {"source": source, "frame": index, "time_ms": round(inference_ms, 2), **dets.to_dict()}
+                    print(json.dumps(record), flush=True)
+                frames += 1
+                objects += len(dets)
+                if bar:
+                    bar.update()
+    except FastInferError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    finally:
+        if writer is not None:
+            writer.close()
+        if bar:
+            bar.close()
+    if not args.json:
+        fps = frames / max(time.perf_counter() - start, 1e-9)
+        print(f"{source}: {frames} frames, {objects} objects, {fps:.1f} frames/s")
+        if out is not None:
+            print(f"  annotated video: {out}")
+    return True
+
+
+def _export(args: argparse.Namespace) -> int:
+    model = load_factory(args.model)()
+    report = export(model, random_input(args.shape, args.seed), args.out, dynamic_batch=args.dynamic_batch,
+                    dynamic_hw=args.dynamic_hw, opset=args.opset, check=False)
+    print(json.dumps(report.to_dict()) if args.json else report)
+    return 0 if report.passed else 1
+
+
+def _classify(args: argparse.Namespace) -> int:
+    classifier = Classifier(args.model, labels=args.labels, input_size=args.input_size, resize=args.resize,
+                            mean=args.mean, std=args.std, backend=args.backend)
+    failures = 0
+    for path in args.images:
+        try:
+            result = classifier(path, top_k=args.top_k)
+        except FastInferError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        if args.json:
+            print(json.dumps({"image": str(path), **result.to_dict()}))
+            continue
+        label, score = result.top
+        print(f"{path}: {label} ({score:.3f}) in {result.metadata['timings']['total_ms']:.1f} ms")
+        for class_id, score, label in result:
+            print(f"  {score:.4f}  {label} ({class_id})")
+    return 1 if failures else 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    summary = info(args.model, input_size=args.input_size)
+    print(json.dumps(summary.to_dict(layers=args.layers)) if args.json else summary.summary(layers=args.layers))
+    return 0
+
+
+def _segment(args: argparse.Namespace) -> int:
+    if not 0.0 <= args.alpha <= 1.0:
+        raise InvalidInputError(f"--alpha must be in [0, 1], got {args.alpha}")
+    segmenter = Segmenter(args.model, input_size=args.input_size, mean=args.mean, std=args.std, labels=args.labels,
+                          letterbox=args.letterbox, backend=args.backend)
+    out_dir = Path(args.out) if args.out else None
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    for path in args.images:
+        try:
+            image = read_image(path)
+            result = segmenter(image)
+            written = None
+            if out_dir:
+                written = out_dir / (Path(path).stem + ".png")
+                write_image(written, result.overlay(image, args.alpha))
+        except FastInferError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        total_ms = result.metadata["timings"]["total_ms"]
+        if args.json:
+            record = {"image": str(path), "time_ms": round(total_ms, 2), **result.to_dict()}
+            if written:
+                record["overlay"] = str(written)
+            print(json.dumps(record))
+            continue
+        areas = result.areas()
+        print(f"{path}: {result.shape[1]}x{result.shape[0]}, {len(areas)} classes in {total_ms:.1f} ms")
+        for area in areas:
+            print(f"  {area['label']:<20} {area['fraction']:7.2%}  {area['pixels']:>10,} px")
+        if written:
+            print(f"  overlay: {written}")
+    return 1 if failures else 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    result = benchmarking.benchmark(args.model, task=args.task, input_size=args.input_size, batch=args.batch,
+                                    image=args.image, backend=args.backend, precision=args.precision,
+                                    warmup=args.warmup, min_runs=args.runs, min_time=args.min_time,
+                                    max_runs=max(args.runs, benchmarking.MAX_RUNS))
+    print(json.dumps(result.to_dict()) if args.json else result.summary())
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    info = doctor.report()
+    print(json.dumps(info, indent=2) if args.json else doctor.format_report(info))
+    return 1 if info["problems"] else 0
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: versions, providers, CUDA and TensorRT in one line (gathered only when asked)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, help: str | None = None):
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(doctor.version_line())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastinfer", description="Fast inference for vision models.")
-    parser.add_argument("--version", action="version",
-                        version=f"fastinfer {__version__} (core with OpenCV {_core.opencv_version})")
+    parser.add_argument("--version", action=_VersionAction, help="print the versions of fastinfer, its core, OpenCV "
+                        "and ONNX Runtime, the execution providers, and whether CUDA and TensorRT were found")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what fastinfer does")
     commands = parser.add_subparsers(dest="command", required=True)
-    detect = commands.add_parser("detect", help="detect objects in images")
-    detect.add_argument("images", nargs="+", help="image files")
+    detect = commands.add_parser("detect", help="detect objects in images and videos")
+    detect.add_argument("images", nargs="+", help="image files, video files (.mp4, .avi, ...) or camera indices")
     detect.add_argument("--model", default="yolov3-tiny", help="Darknet cfg, ONNX file or model zoo name "
                         "(default: yolov3-tiny)")
     detect.add_argument("--conf", type=float, default=0.25, help="confidence threshold (default: 0.25)")
@@ -73,9 +231,95 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--precision", choices=PRECISIONS, default="fp32", help="fp32, or int8 (ONNX Runtime, "
                         "calibrated once on Darknet's sample photos and cached)")
     detect.add_argument("--head", choices=HEADS, help="output layout of an ONNX model (default: recognised)")
-    detect.add_argument("--out", metavar="DIR", help="write annotated images into DIR")
-    detect.add_argument("--json", action="store_true", help="print one JSON object per image")
+    detect.add_argument("--out", metavar="DIR", help="write annotated images (and videos, as DIR/NAME.mp4) into DIR; "
+                        "for one video, a .mp4 or .avi path is the annotated video, with the inference time drawn "
+                        "at the top left")
+    detect.add_argument("--json", action="store_true", help="print one JSON object per image, or per video frame "
+                        "(with its frame index and inference time_ms)")
+    detect.add_argument("--progress", action="store_true", help="show the progress bar of a video even when stderr "
+                        "is not a terminal")
     detect.set_defaults(run=_detect)
+    classify = commands.add_parser("classify", help="classify images (ImageNet-style ONNX classifiers)")
+    classify.add_argument("images", nargs="+", help="image files")
+    classify.add_argument("--model", required=True, help="ONNX classifier with an (N, classes) output")
+    classify.add_argument("--top-k", type=int, default=5, help="how many classes to print per image (default: 5)")
+    classify.add_argument("--labels", help="class names file, one per line (default: ImageNet's for 1000 classes)")
+    classify.add_argument("--input-size", type=int, default=224, help="centre crop fed to the model (default: 224)")
+    classify.add_argument("--resize", type=int, default=256, help="shorter side before the crop (default: 256)")
+    classify.add_argument("--mean", type=float, nargs=3, default=IMAGENET_MEAN, metavar=("R", "G", "B"),
+                          help="normalisation mean in pixel/255 units (default: ImageNet's)")
+    classify.add_argument("--std", type=float, nargs=3, default=IMAGENET_STD, metavar=("R", "G", "B"),
+                          help="normalisation std in pixel/255 units (default: ImageNet's)")
+    classify.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default: auto, "
+                          "ONNX Runtime)")
+    classify.add_argument("--json", action="store_true", help="print one JSON object per image")
+    classify.set_defaults(run=_classify)
+    exp = commands.add_parser("export", help="export a PyTorch model to ONNX and check it against torch "
+                              "(needs torch: pip install fastinfer[export])")
+    exp.add_argument("model", metavar="MODULE:FACTORY", help="factory returning the torch.nn.Module, from a module "
+                     "(torchvision.models:resnet18) or a file (path/to/net.py:make)")
+    exp.add_argument("--shape", type=int, nargs="+", required=True, help="example input shape, e.g. 1 3 224 224 "
+                     "(seeded uniform [0, 1) values)")
+    exp.add_argument("--out", required=True, help="the .onnx file to write")
+    exp.add_argument("--dynamic-batch", action=argparse.BooleanOptionalAction, default=True,
+                     help="dynamic batch axis (default: on)")
+    exp.add_argument("--dynamic-hw", action="store_true", help="dynamic height and width axes")
+    exp.add_argument("--opset", type=int, help="ONNX opset (default: 17)")
+    exp.add_argument("--seed", type=int, default=0, help="seed of the example input (default: 0)")
+    exp.add_argument("--json", action="store_true", help="print the report as JSON")
+    exp.set_defaults(run=_export)
+    summary = commands.add_parser("info", help="inputs, outputs, parameters, MACs and FLOPs of an ONNX model or "
+                                  "Darknet cfg")
+    summary.add_argument("model", help="ONNX model or Darknet cfg")
+    summary.add_argument("--input-size", type=int, nargs=2, metavar=("W", "H"),
+                         help="input size to count at (default: the model's; needed when it is dynamic)")
+    summary.add_argument("--layers", action="store_true", help="list every layer too")
+    summary.add_argument("--json", action="store_true", help="print one JSON object")
+    summary.set_defaults(run=_info)
+    segment = commands.add_parser("segment", help="semantic segmentation: per-class areas, colour overlays")
+    segment.add_argument("images", nargs="+", help="image files")
+    segment.add_argument("--model", required=True, help="ONNX model with (N, C, h, w) class scores or an "
+                         "(N, h, w) class map")
+    segment.add_argument("--input-size", type=int, nargs=2, metavar=("W", "H"),
+                         help="network input size (default: the model's fixed size)")
+    segment.add_argument("--mean", type=float, nargs="+", default=IMAGENET_MEAN, metavar="M",
+                         help="normalisation mean (1 or 3 values, R G B) in pixel/255 units (default: ImageNet's)")
+    segment.add_argument("--std", type=float, nargs="+", default=IMAGENET_STD, metavar="S",
+                         help="normalisation std (1 or 3 values, R G B) in pixel/255 units (default: ImageNet's)")
+    segment.add_argument("--labels", help="class names file, one per line (default: the model's metadata, else "
+                         "class0, class1, ...)")
+    segment.add_argument("--letterbox", action="store_true", help="keep the aspect ratio and pad (default: stretch)")
+    segment.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default: auto, "
+                         "ONNX Runtime)")
+    segment.add_argument("--out", metavar="DIR", help="write colour overlays (PASCAL VOC palette) into DIR as PNG")
+    segment.add_argument("--alpha", type=float, default=0.5, help="overlay colour weight in [0, 1] (default: 0.5)")
+    segment.add_argument("--json", action="store_true", help="print one JSON object per image")
+    segment.set_defaults(run=_segment)
+    check = commands.add_parser("doctor", help="versions and locations of fastinfer, its core, OpenCV and ONNX "
+                                "Runtime; execution providers; whether CUDA and TensorRT were found")
+    check.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    check.set_defaults(run=_doctor)
+    bench = commands.add_parser("bench", help="time a model stage by stage: pre-processing, forward, "
+                                "post-processing and end to end, in ms per image")
+    bench.add_argument("model", help="Darknet cfg, ONNX file or model zoo name (classify: an ONNX classifier)")
+    bench.add_argument("--task", choices=benchmarking.TASKS, default="detect", help="detect (default) or classify")
+    bench.add_argument("--input-size", type=int, nargs="+", metavar="SIZE", help="network input: W H, or one value "
+                       "for a square (default: the model's; classify: 224 when the model's is dynamic)")
+    bench.add_argument("--batch", type=int, default=1, help="images per call (default: 1)")
+    bench.add_argument("--runs", type=int, default=benchmarking.MIN_RUNS, help="minimum timed runs (default: "
+                       f"{benchmarking.MIN_RUNS})")
+    bench.add_argument("--min-time", type=float, default=benchmarking.MIN_TIME_S, help="minimum seconds of timed "
+                       f"runs per figure (default: {benchmarking.MIN_TIME_S:g})")
+    bench.add_argument("--warmup", type=int, default=benchmarking.WARMUP, help="untimed runs first (default: "
+                       f"{benchmarking.WARMUP})")
+    bench.add_argument("--image", help="the image to time (default: seeded noise of "
+                       f"{benchmarking.SYNTHETIC_SIZE[0]}x{benchmarking.SYNTHETIC_SIZE[1]})")
+    bench.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default: auto, "
+                       "ONNX Runtime)")
+    bench.add_argument("--precision", choices=PRECISIONS, default="fp32", help="fp32, or int8 (detectors on ONNX "
+                       "Runtime)")
+    bench.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    bench.set_defaults(run=_bench)
     return parser
 
 
@@ -88,6 +332,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FastInferError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover
