@@ -23,7 +23,8 @@ from torch import nn
 
 import fastinfer
 from fastinfer import cli
-from fastinfer.exporting import ATOL, DEFAULT_OPSET, RTOL, ExportError, TensorSpec, load_factory
+from fastinfer.exporting import ATOL, DEFAULT_OPSET, RTOL, ExportError, load_factory
+from fastinfer.model_info import TensorInfo
 
 
 class ConvNet(nn.Module):
@@ -131,8 +132,8 @@ def test_convnet_exports_with_parity_names_shapes_and_opset(tmp_path):
     onnx.checker.check_model(str(path))
     proto = onnx.load(str(path))
     assert [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")] == [DEFAULT_OPSET] == [report.opset]
-    assert report.inputs == (TensorSpec("input", ("batch", 3, 32, 32), "float32"),)
-    assert report.outputs == (TensorSpec("output", ("batch", 10), "float32"),)
+    assert report.inputs == (TensorInfo("input", ("batch", 3, 32, 32), "float32"),)
+    assert report.outputs == (TensorInfo("output", ("batch", 10), "float32"),)
     assert "fastinfer" in report.runtime and report.exporter == "torchscript"
     assert (report.rtol, report.atol) == (RTOL, ATOL)
     assert [(c.trial, c.input_shapes, c.output) for c in report.checks] == [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -12,11 +11,11 @@ from typing import Any, Iterator, Sequence, overload
 
 import numpy as np
 
-from . import _core, backends, darknet, heads
+from . import _core, backends, heads
 from .detections import _as_uint8_image, _jsonable
-from .detector import Size, _choice, _size
 from .errors import InvalidInputError, ModelLoadError
-from .images import ImageLike, load_image
+from .images import ImageLike
+from .tasks import Size, check_choice, check_size, read_labels, run
 
 #: torchvision's ImageNet normalisation, per RGB channel, in pixel / 255 units.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -150,11 +149,11 @@ class Classifier:
                  input_size: Size = 224, resize: int = 256, mean: Sequence[float] = IMAGENET_MEAN,
                  std: Sequence[float] = IMAGENET_STD, softmax: bool | None = None, backend: str = "auto",
                  threads: int | None = None, providers: Sequence[str] | None = None) -> None:
-        _choice("backend", backend, backends.BACKENDS)
+        check_choice("backend", backend, backends.BACKENDS)
         if softmax is not None and not isinstance(softmax, bool):
             raise InvalidInputError(f"softmax must be None, True or False, got {softmax!r}")
         self.softmax = softmax
-        self.input_size = _size(input_size)
+        self.input_size = check_size(input_size)
         if isinstance(resize, bool) or not isinstance(resize, (int, np.integer)) or resize < max(self.input_size):
             raise InvalidInputError(f"resize (the shorter side before the centre crop) must be an int of at least "
                                     f"{max(self.input_size)}, the input size's larger side, got {resize!r}")
@@ -209,7 +208,7 @@ class Classifier:
             if count is None:
                 raise ModelLoadError("the model's class count is dynamic: pass labels=")
             return imagenet_classes() if count == 1000 else [f"class{i}" for i in range(count)]
-        names = darknet.read_names(labels) if isinstance(labels, (str, os.PathLike)) else [str(n) for n in labels]
+        names = read_labels(labels)
         if count is not None and len(names) != count:
             raise InvalidInputError(f"labels has {len(names)} names but the model has {count} classes")
         return names
@@ -250,29 +249,22 @@ class Classifier:
         """
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
             raise InvalidInputError(f"top_k must be an int >= 1, got {top_k!r}")
-        single = not isinstance(source, (list, tuple))
-        sources = [source] if single else list(source)
-        if not sources:
+        def postprocess(outputs: list[np.ndarray], transforms: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+            if len(outputs[0]) != len(transforms):
+                raise InvalidInputError(f"model output of shape {outputs[0].shape} does not hold {len(transforms)} "
+                                        "image(s)")
+            return self.postprocess(outputs[0], int(top_k))
+
+        done = run(self, source, postprocess)
+        if done is None:
             return []
-        t0 = time.perf_counter()
-        images = [load_image(s, name="image" if single else f"images[{i}]") for i, s in enumerate(sources)]
-        t1 = time.perf_counter()
-        blob, transforms = self.preprocess(images)
-        t2 = time.perf_counter()
-        output = self.backend.forward(blob)[0]
-        t3 = time.perf_counter()
-        if len(output) != len(images):
-            raise InvalidInputError(f"model output of shape {output.shape} does not hold {len(images)} image(s)")
-        class_ids, confidences, applied = self.postprocess(output, int(top_k))
-        t4 = time.perf_counter()
-        timings = {"load_ms": (t1 - t0) * 1e3, "preprocess_ms": (t2 - t1) * 1e3, "forward_ms": (t3 - t2) * 1e3,
-                   "postprocess_ms": (t4 - t3) * 1e3, "total_ms": (t4 - t0) * 1e3, "batch": len(images)}
+        class_ids, confidences, applied = done.result
         meta = {"backend": self.backend.name, "input_size": list(self.input_size), "resize": self.resize,
-                "softmax_applied": bool(applied), "timings": timings}
-        results = [Classification(ids, conf, self.class_names, dict(meta, image_size=[img.shape[1], img.shape[0]],
-                                                                      crop_xyxy=_crop_xyxy(t, self.input_size)))
-                   for ids, conf, img, t in zip(class_ids, confidences, images, transforms)]
-        return results[0] if single else results
+                "softmax_applied": bool(applied), "timings": done.timings}
+        return done.unwrap([Classification(ids, conf, self.class_names,
+                                           dict(meta, image_size=done.image_size(i),
+                                                crop_xyxy=_crop_xyxy(done.transforms[i], self.input_size)))
+                            for i, (ids, conf) in enumerate(zip(class_ids, confidences))])
 
 
 def _crop_xyxy(transform: np.ndarray, input_size: tuple[int, int]) -> list[float]:

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence, Union, overload
+from typing import Sequence, overload
 
 import numpy as np
 
 from . import _core, backends, convert, darknet, heads, models, quantization
 from .detections import Detections
 from .errors import InvalidInputError, ModelLoadError
-from .images import ImageLike, load_image
+from .images import ImageLike
 from .stream import DetectionStream, Source
 from .ssd import DEFAULT_MAX_DET, PriorsLike, SSDConfig, SSDPriors, load_priors
+from .tasks import Size, check_choice, check_size, read_labels, run
 
 log = logging.getLogger("fastinfer")
 
-Size = Union[int, Sequence[int]]
 HEADS = heads.HEADS
 PRECISIONS = ("fp32", "int8")
 
@@ -29,22 +28,6 @@ def _check_unit(name: str, value: float) -> float:
     value = float(value)
     if not 0.0 <= value <= 1.0:
         raise InvalidInputError(f"{name} must be in [0, 1], got {value}")
-    return value
-
-
-def _size(value: Size) -> tuple[int, int]:
-    values = [value] * 2 if isinstance(value, (int, np.integer)) else list(value)
-    if len(values) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
-        raise InvalidInputError(f"input_size must be an int or (width, height), got {value!r}")
-    w, h = (int(v) for v in values)
-    if w <= 0 or h <= 0:
-        raise InvalidInputError(f"input_size must be positive, got {w}x{h}")
-    return w, h
-
-
-def _choice(name: str, value: str, allowed: Sequence[str]) -> str:
-    if value not in allowed:
-        raise InvalidInputError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
     return value
 
 
@@ -68,8 +51,8 @@ class Preprocessing:
     sizing: str = "darknet"  # letterbox sizes: darknet (per-axis integer scales), floor or round (one ratio)
 
     def __post_init__(self) -> None:
-        _choice("preprocessing mode", self.mode, ("stretch", "crop", "letterbox", "pad_resize"))
-        _choice("preprocessing sizing", self.sizing, ("darknet", "floor", "round"))
+        check_choice("preprocessing mode", self.mode, ("stretch", "crop", "letterbox", "pad_resize"))
+        check_choice("preprocessing sizing", self.sizing, ("darknet", "floor", "round"))
         if len(self.mean) != 3 or len(self.std) != 3:
             raise InvalidInputError(f"preprocessing mean and std need 3 values, got {self.mean} and {self.std}")
 
@@ -157,10 +140,10 @@ class Detector:
         self.class_agnostic = bool(class_agnostic)
         self.ssd: SSDConfig | None = None  # SSD models only: decoding and priors
         self.priors: np.ndarray | None = None
-        _choice("backend", backend, backends.BACKENDS)
-        self.precision = _choice("precision", precision, PRECISIONS)
+        check_choice("backend", backend, backends.BACKENDS)
+        self.precision = check_choice("precision", precision, PRECISIONS)
         if head is not None:
-            _choice("head", head, HEADS)
+            check_choice("head", head, HEADS)
         if precision == "int8" and backend == "opencv":
             raise InvalidInputError("precision='int8' runs on ONNX Runtime; use backend='auto' or 'onnxruntime'")
 
@@ -173,7 +156,7 @@ class Detector:
                 raise InvalidInputError(f"a Darknet cfg has the 'darknet' head, not head={head!r}")
             resolved = darknet.resolve(path, weights, names)
             self.head, self.names = "darknet", resolved.names
-            self.input_size = _size(input_size) if input_size is not None else resolved.input_size
+            self.input_size = check_size(input_size) if input_size is not None else resolved.input_size
             self.model_path, self.weights_path = resolved.cfg, resolved.weights
             log.debug("class names from %s", resolved.names_source)
             # OpenCV's Darknet layers and the converted graph both score a
@@ -191,7 +174,7 @@ class Detector:
             self.model_path, self.weights_path, onnx_path = path, None, path
             self.input_size = self._onnx_input_size(path, description, input_size)
             out_shapes = [o["shape"] for o in description["outputs"]]
-            given = self._read_names(names)
+            given = read_labels(names)
             self.head = head or heads.detect_head(out_shapes, description["metadata"],
                                                   num_classes=len(given) if given else None,
                                                   input_size=self.input_size)
@@ -242,14 +225,6 @@ class Detector:
         return zoo.cfg, zoo
 
     @staticmethod
-    def _read_names(names: str | os.PathLike[str] | Sequence[str] | None) -> list[str] | None:
-        if names is None:
-            return None
-        if isinstance(names, (str, os.PathLike)):
-            return darknet.read_names(names)
-        return [str(n) for n in names]
-
-    @staticmethod
     def _generic_names(out_shapes: list[list[int | str]], head: str) -> list[str]:
         """``class0``, ``class1``, ... for a model that does not name its classes (COCO for Darknet rows)."""
         channels = out_shapes[0][1] if head == "yolov8" else out_shapes[0][-1]
@@ -292,7 +267,7 @@ class Detector:
     def _onnx_input_size(path: Path, description: dict, input_size: Size | None) -> tuple[int, int]:
         """``input_size`` if given, else the model's fixed H/W, else the ``imgsz`` in its metadata."""
         if input_size is not None:
-            return _size(input_size)
+            return check_size(input_size)
         shape = description["inputs"][0]["shape"]
         if len(shape) == 4 and isinstance(shape[2], int) and isinstance(shape[3], int):
             return shape[3], shape[2]
@@ -354,26 +329,13 @@ class Detector:
         Returns:
             ``Detections`` for one image, a list of them for a list.
         """
-        single = not isinstance(source, (list, tuple))
-        sources = [source] if single else list(source)
-        if not sources:
+        done = run(self, source, lambda outputs, transforms: self.postprocess(outputs, transforms, conf=conf, iou=iou))
+        if done is None:
             return []
-        t0 = time.perf_counter()
-        images = [load_image(s, name="image" if single else f"images[{i}]") for i, s in enumerate(sources)]
-        t1 = time.perf_counter()
-        blob, transforms = self.preprocess(images)
-        t2 = time.perf_counter()
-        outputs = self.backend.forward(blob)
-        t3 = time.perf_counter()
-        results = self.postprocess(outputs, transforms, conf=conf, iou=iou)
-        t4 = time.perf_counter()
-        timings = {"load_ms": (t1 - t0) * 1e3, "preprocess_ms": (t2 - t1) * 1e3, "forward_ms": (t3 - t2) * 1e3,
-                   "postprocess_ms": (t4 - t3) * 1e3, "total_ms": (t4 - t0) * 1e3, "batch": len(images)}
         meta = {"backend": self.backend.name, "head": self.head, "precision": self.precision,
-                "input_size": list(self.input_size), "mode": self.preprocessing.mode, "timings": timings}
-        dets = [Detections(xyxy, score, cid, self.names, dict(meta, image_size=[img.shape[1], img.shape[0]]))
-                for (xyxy, score, cid), img in zip(results, images)]
-        return dets[0] if single else dets
+                "input_size": list(self.input_size), "mode": self.preprocessing.mode, "timings": done.timings}
+        return done.unwrap([Detections(xyxy, score, cid, self.names, dict(meta, image_size=done.image_size(i)))
+                            for i, (xyxy, score, cid) in enumerate(done.result)])
 
     def stream(self, source: Source, *, batch_size: int = 1, workers: int | None = None) -> DetectionStream:
         """Detects objects in every frame of a video, camera, folder or list of images, as a pipeline.

@@ -32,6 +32,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 
 from .errors import BackendUnavailableError, FastInferError, InvalidInputError
+from .model_info import TensorInfo, tensor_info
 
 log = logging.getLogger("fastinfer")
 
@@ -61,15 +62,6 @@ class ExportError(FastInferError):
     def __init__(self, message: str, report: ExportReport | None = None) -> None:
         super().__init__(message)
         self.report = report
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """A graph input or output: name, shape (a str names a dynamic axis; None: dynamic, unnamed), element type."""
-
-    name: str
-    shape: tuple[Dim, ...]
-    dtype: str
 
 
 @dataclass(frozen=True)
@@ -110,8 +102,8 @@ class ExportReport:
 
     path: Path
     opset: int
-    inputs: tuple[TensorSpec, ...]
-    outputs: tuple[TensorSpec, ...]
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
     checks: tuple[ParityCheck, ...]
     runtime: str
     exporter: str = "torchscript"
@@ -299,22 +291,15 @@ def _compare(got: np.ndarray, ref: np.ndarray, rtol: float, atol: float) -> tupl
     return max_abs, max_rel, passed
 
 
-def _tensor_specs(values) -> tuple[TensorSpec, ...]:
-    from onnx import helper
-
-    specs = []
-    for v in values:
-        t = v.type.tensor_type
-        dims = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.shape.dim)
-        specs.append(TensorSpec(v.name, dims, helper.tensor_dtype_to_np_dtype(t.elem_type).name))
-    return tuple(specs)
+def _tensor_specs(values: Any) -> tuple[TensorInfo, ...]:
+    return tuple(tensor_info(v) for v in values)
 
 
 class _Runner:
     """Runs the exported file: on fastinfer's own ONNX Runtime binding when it takes one NCHW float32 blob and
     returns float32 (what fastinfer runs), else on the onnxruntime package (several inputs, other types)."""
 
-    def __init__(self, path: Path, inputs: tuple[TensorSpec, ...], outputs: tuple[TensorSpec, ...]) -> None:
+    def __init__(self, path: Path, inputs: tuple[TensorInfo, ...], outputs: tuple[TensorInfo, ...]) -> None:
         from . import backends
 
         single_blob = len(inputs) == 1 and len(inputs[0].shape) == 4 and inputs[0].dtype == "float32"

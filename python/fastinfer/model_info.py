@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 from . import _core
-from .detector import _size
+from .tasks import check_size
 from .errors import InvalidInputError, ModelLoadError
 
 Dim = Union[int, str, None]  # a fixed size, a symbolic name, or unknown
@@ -194,7 +194,7 @@ def info(path: Union[str, os.PathLike[str]], *, input_size: Union[int, Sequence[
         >>> print(fastinfer.info("320n.onnx", input_size=(640, 640)))  # doctest: +SKIP
     """
     path = Path(path)
-    size = None if input_size is None else _size(input_size)
+    size = None if input_size is None else check_size(input_size)
     if not path.is_file():
         raise ModelLoadError(f"model file '{path}' does not exist")
     suffix = path.suffix.lower()
@@ -223,9 +223,9 @@ def _onnx_info(path: Path, size: Optional[tuple[int, int]]) -> ModelInfo:
         raise ModelLoadError(f"'{path}' is not an ONNX model: its graph has {len(graph.node)} nodes and "
                              f"{len(graph.output)} outputs")
     initializers = {t.name for t in graph.initializer}
-    inputs = tuple(_tensor_info(v) for v in graph.input if v.name not in initializers)
+    inputs = tuple(tensor_info(v) for v in graph.input if v.name not in initializers)
     declared = _declared_size(graph, initializers)
-    declared_outputs = {o.name: _tensor_info(o).shape for o in graph.output}
+    declared_outputs = {o.name: tensor_info(o).shape for o in graph.output}
     used = _fix_inputs(graph, initializers, size, path)
     del graph.value_info[:]  # infer every shape afresh, from the fixed inputs
     for output in graph.output:
@@ -241,7 +241,7 @@ def _onnx_info(path: Path, size: Optional[tuple[int, int]]) -> ModelInfo:
         raise ModelLoadError(f"shape inference failed on ONNX model '{path}': {type(exc).__name__}: {why}") from exc
     shapes = {t.name: tuple(int(d) for d in t.dims) for t in graph.initializer}
     values = list(inferred.graph.input) + list(inferred.graph.value_info) + list(inferred.graph.output)
-    shapes.update({v.name: _tensor_info(v).shape for v in values if v.type.tensor_type.HasField("shape")})
+    shapes.update({v.name: tensor_info(v).shape for v in values if v.type.tensor_type.HasField("shape")})
 
     params = _onnx_parameters(graph)
     layers, seen = [], set()
@@ -284,7 +284,7 @@ def _fix_inputs(graph: Any, initializers: set[str], size: Optional[tuple[int, in
         if value.name in initializers:
             continue
         dims = value.type.tensor_type.shape.dim
-        described = _shape_text(_tensor_info(value).shape)
+        described = _shape_text(tensor_info(value).shape)
         if dims and not dims[0].HasField("dim_value"):
             dims[0].dim_value = 1
         axes = _image_axes(dims)
@@ -347,7 +347,8 @@ def _onnx_macs(node: Any, shapes: dict[str, tuple[Dim, ...]], path: Path) -> int
     return math.prod(known(node.output[0])) * a[-1]  # MatMul, batched and broadcast
 
 
-def _tensor_info(value: Any) -> TensorInfo:
+def tensor_info(value: Any) -> TensorInfo:
+    """An ONNX ValueInfoProto as a ``TensorInfo``."""
     tensor = value.type.tensor_type
     shape: list[Dim] = []
     for d in tensor.shape.dim:

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence, overload
 
 import numpy as np
 
-from . import _core, backends, darknet, heads
+from . import _core, backends, heads
 from .detections import _jsonable
-from .detector import Size, _choice, _size
 from .errors import InvalidInputError, ModelLoadError
 from .images import ImageLike, load_image
+from .tasks import Size, check_choice, check_size, read_labels, run
 
 
 def palette(num_classes: int) -> np.ndarray:
@@ -217,7 +216,7 @@ class Segmenter:
                  scale: float = 1.0 / 255.0, swap_rb: bool = True, pad_value: float = 127.5, backend: str = "auto",
                  threads: int | None = None, providers: Sequence[str] | None = None,
                  graph_optimization: str = "all") -> None:
-        _choice("backend", backend, backends.BACKENDS)
+        check_choice("backend", backend, backends.BACKENDS)
         self.scale = float(scale)
         if not np.isfinite(self.scale) or self.scale == 0:
             raise InvalidInputError(f"scale must be finite and non-zero, got {scale!r}")
@@ -243,7 +242,7 @@ class Segmenter:
                                  "class scores or an (N, h, w) class map")
         #: Class count from the output's fixed shape (None: a class map, or dynamic).
         self.num_classes: int | None = out_shape[1] if len(out_shape) == 4 and isinstance(out_shape[1], int) else None
-        given = self._read_labels(labels)
+        given = read_labels(labels)
         if given is not None and self.num_classes is not None and len(given) != self.num_classes:
             raise InvalidInputError(f"labels has {len(given)} names but model '{path}' outputs "
                                     f"{self.num_classes} classes (output shape {tuple(out_shape)})")
@@ -271,17 +270,9 @@ class Segmenter:
         return tuple(float(v) for v in flat)  # type: ignore[return-value]
 
     @staticmethod
-    def _read_labels(labels: str | os.PathLike[str] | Sequence[str] | None) -> list[str] | None:
-        if labels is None:
-            return None
-        if isinstance(labels, (str, os.PathLike)):
-            return darknet.read_names(labels)
-        return [str(n) for n in labels]
-
-    @staticmethod
     def _input_size(path: Path, shape: Sequence[Any], input_size: Size | None) -> tuple[int, int]:
         if input_size is not None:
-            return _size(input_size)
+            return check_size(input_size)
         if len(shape) == 4 and isinstance(shape[2], int) and isinstance(shape[3], int):
             return shape[3], shape[2]
         raise InvalidInputError(f"ONNX model '{path}' has a dynamic input size ({shape}): pass input_size=(width, "
@@ -318,25 +309,13 @@ class Segmenter:
         Returns:
             a ``Segmentation`` for one image, a list of them for a list.
         """
-        single = not isinstance(source, (list, tuple))
-        sources = [source] if single else list(source)
-        if not sources:
+        done = run(self, source, lambda outputs, transforms: self.postprocess(outputs[0], transforms))
+        if done is None:
             return []
-        t0 = time.perf_counter()
-        images = [load_image(s, name="image" if single else f"images[{i}]") for i, s in enumerate(sources)]
-        t1 = time.perf_counter()
-        blob, transforms = self.preprocess(images)
-        t2 = time.perf_counter()
-        output = self.backend.forward(blob)[0]
-        t3 = time.perf_counter()
-        maps = self.postprocess(output, transforms)
-        t4 = time.perf_counter()
+        output = done.outputs[0]
         names = self.class_names or ([f"class{i}" for i in range(output.shape[1])] if output.ndim == 4 else ())
-        timings = {"load_ms": (t1 - t0) * 1e3, "preprocess_ms": (t2 - t1) * 1e3, "forward_ms": (t3 - t2) * 1e3,
-                   "postprocess_ms": (t4 - t3) * 1e3, "total_ms": (t4 - t0) * 1e3, "batch": len(images)}
         meta = {"backend": self.backend.name, "input_size": list(self.input_size),
                 "mode": "letterbox" if self.letterbox else "stretch", "output_shape": list(output.shape),
-                "timings": timings}
-        results = [Segmentation(m, names, dict(meta, image_size=[img.shape[1], img.shape[0]]))
-                   for m, img in zip(maps, images)]
-        return results[0] if single else results
+                "timings": done.timings}
+        return done.unwrap([Segmentation(m, names, dict(meta, image_size=done.image_size(i)))
+                            for i, m in enumerate(done.result)])
