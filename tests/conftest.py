@@ -8,6 +8,7 @@ is missing, when it is not there: they are never skipped.
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,12 @@ def fastinfer_home(tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(models.HOME_ENV, str(home))
         yield home
+
+
+@pytest.fixture(autouse=True)
+def _restore_fastinfer_logger():
+    """``fastinfer.cli.main`` sets the level of the "fastinfer" logger; keep that out of other tests."""
+    logger = logging.getLogger("fastinfer")
+    level = logger.level
+    yield
+    logger.setLevel(level)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import json
-import logging
 import math
 import re
 import time
@@ -17,14 +16,6 @@ from torch import nn
 import fastinfer
 from fastinfer import benchmarking, cli
 
-
-@pytest.fixture(autouse=True)
-def _restore_fastinfer_logger():
-    """``cli.main`` sets the level of the "fastinfer" logger; keep that out of other tests."""
-    logger = logging.getLogger("fastinfer")
-    level = logger.level
-    yield
-    logger.setLevel(level)
 
 
 def quick(*extra: str) -> list[str]:

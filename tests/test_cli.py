@@ -20,14 +20,6 @@ from fastinfer import cli
 ZOO_LINE = "'yolov3-tiny' not found in the working directory; using model zoo entry 'yolov3-tiny'"
 
 
-@pytest.fixture(autouse=True)
-def _restore_fastinfer_logger():
-    """``main`` sets the level of the "fastinfer" logger; keep that out of other tests."""
-    logger = logging.getLogger("fastinfer")
-    level = logger.level
-    yield
-    logger.setLevel(level)
-
 
 @pytest.fixture(autouse=True)
 def _empty_cwd(tmp_path, monkeypatch):

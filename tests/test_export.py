@@ -369,14 +369,6 @@ def net_file(tmp_path):
     return path
 
 
-@pytest.fixture(autouse=True)
-def _restore_fastinfer_logger():
-    """``cli.main`` sets the level of the "fastinfer" logger; keep that out of other tests."""
-    logger = logging.getLogger("fastinfer")
-    level = logger.level
-    yield
-    logger.setLevel(level)
-
 
 def test_cli_export_from_a_file(net_file, tmp_path, capsys):
     out = tmp_path / "net.onnx"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import shutil
 import threading
 import time
@@ -361,15 +360,6 @@ def test_progress_bar_redraws_one_line():
 # ---------------------------------------------------------------- fastinfer detect on a video
 
 
-@pytest.fixture
-def _restore_fastinfer_logger():
-    logger = logging.getLogger("fastinfer")
-    level = logger.level
-    yield
-    logger.setLevel(level)
-
-
-@pytest.mark.usefixtures("_restore_fastinfer_logger")
 def test_cli_writes_the_annotated_video(det, video, tmp_path, capsys, yolo_files):
     out = tmp_path / "annotated.mp4"
     rc = cli.main(["detect", str(video), "--model", str(yolo_files["cfg"]), "--out", str(out), "--json"])
@@ -398,7 +388,6 @@ def test_cli_writes_the_annotated_video(det, video, tmp_path, capsys, yolo_files
         assert error[banner].mean() < np.abs(got.astype(int) - boxes)[banner].mean() / 2
 
 
-@pytest.mark.usefixtures("_restore_fastinfer_logger")
 def test_cli_video_summary_and_progress(video, tmp_path, capsys, yolo_files):
     rc = cli.main(["detect", str(video), "--model", str(yolo_files["cfg"]), "--out", str(tmp_path), "--progress"])
     captured = capsys.readouterr()
@@ -412,7 +401,6 @@ def test_cli_video_summary_and_progress(video, tmp_path, capsys, yolo_files):
     assert rc == 0 and "frames  " not in captured.err  # stderr is not a terminal: no bar
 
 
-@pytest.mark.usefixtures("_restore_fastinfer_logger")
 def test_cli_video_errors(video, tmp_path, capsys, yolo_files, photos):
     rc = cli.main(["detect", str(video), str(photos[0]), "--model", str(yolo_files["cfg"]), "--out",
                    str(tmp_path / "out.mp4")])

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence, Union
 
 from .errors import ModelLoadError
+from .model_info import tensor_info
 
 HEADS = ("darknet", "yolov5", "yolov8", "yolox", "ssd")
 DEFAULT_STRIDES = (8, 16, 32)
@@ -79,18 +80,8 @@ def describe_onnx(path: str | os.PathLike[str]) -> dict[str, Any]:
     initializers = {t.name for t in model.graph.initializer}
 
     def value_info(v: Any) -> dict[str, Any]:
-        tensor = v.type.tensor_type
-        shape: list[Dim] = []
-        for d in tensor.shape.dim:
-            if d.HasField("dim_value"):
-                shape.append(int(d.dim_value))
-            else:
-                shape.append(d.dim_param if d.HasField("dim_param") else None)
-        try:
-            dtype = str(onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type))
-        except (KeyError, ValueError, TypeError):
-            dtype = onnx.TensorProto.DataType.Name(tensor.elem_type).lower()
-        return {"name": v.name, "shape": shape, "dtype": dtype}
+        t = tensor_info(v)
+        return {"name": t.name, "shape": list(t.shape), "dtype": t.dtype}
 
     return {
         # Old exporters list the weights among the inputs too.
