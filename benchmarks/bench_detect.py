@@ -59,7 +59,7 @@ How to read it:
 
 Usage:
     .venv/bin/python benchmarks/bench_detect.py [--runs N] [--warmup N]
-        [--images NAME_OR_PATH ...] [--threads N] [--json FILE] [--shared DIR]
+        [--images NAME_OR_PATH ...] [--threads N] [--json FILE] [--data DIR]
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ from fastinfer.benchmarking import cpu_model, usable_cores
 
 from bench_pipelines import CONF, IOU, STAGES, Classic, FastInfer  # the shared pipelines and their settings
 from bench_pipelines import SIZE as INPUT_SIZE
-from common import DEFAULT_SHARED
+from common import DEFAULT_DATA
 
 MODEL = "yolov3-tiny"
 BATCH = 8
@@ -121,15 +121,15 @@ def fastinfer_e2e(det, image):
 # Set-up: paths, threads, machine.
 # --------------------------------------------------------------------------
 
-def locate_data(shared: Path, wanted: list[str] | None) -> tuple[Path, Path, list[Path]]:
-    model_dir = shared / "models" / MODEL
+def locate_data(data: Path, wanted: list[str] | None) -> tuple[Path, Path, list[Path]]:
+    model_dir = data / "models" / MODEL
     cfg, weights = model_dir / f"{MODEL}.cfg", model_dir / f"{MODEL}.weights"
-    image_dir = shared / "images"
+    image_dir = data / "images"
     missing = [p for p in (cfg, weights, image_dir) if not p.exists()]
     if missing:
-        sys.exit(f"bench_detect: shared data not found: {', '.join(str(p) for p in missing)}\n"
-                 f"  expected a shared/ folder beside the repository root holding models/{MODEL}/"
-                 f"{{{MODEL}.cfg,{MODEL}.weights}} and images/; pass --shared DIR to point elsewhere")
+        sys.exit(f"bench_detect: test data not found: {', '.join(str(p) for p in missing)}\n"
+                 f"  expected the test-data folder (`make testdata`) holding models/{MODEL}/"
+                 f"{{{MODEL}.cfg,{MODEL}.weights}} and images/; pass --data DIR to point elsewhere")
     if wanted:
         images = []
         for name in wanted:
@@ -232,20 +232,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=15, help="timed rounds (every photo, every pipeline)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed rounds before them")
     parser.add_argument("--images", nargs="+", metavar="IMAGE",
-                        help="photos: names inside SHARED/images or paths (default: all of SHARED/images)")
+                        help="photos: names inside DATA/images or paths (default: all of DATA/images)")
     parser.add_argument("--threads", type=int, default=None,
                         help="OpenCV threads for both copies (default: each library's own default)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write every figure, raw runs included, here")
-    parser.add_argument("--shared", type=Path, default=None, metavar="DIR",
-                        help="shared data folder (default: shared/ beside the repository root)")
+    parser.add_argument("--data", type=Path, default=None, metavar="DIR",
+                        help="test-data folder (default: $FASTINFER_TESTDATA, else .testdata/; `make testdata`)")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warmup < 0:
         parser.error("--runs must be >= 1 and --warmup >= 0")
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be >= 1")
 
-    shared = (args.shared or DEFAULT_SHARED).resolve()
-    cfg, weights, image_paths = locate_data(shared, args.images)
+    data = (args.data or DEFAULT_DATA).resolve()
+    cfg, weights, image_paths = locate_data(data, args.images)
 
     native = NativeOpenCV()
     if args.threads is not None:

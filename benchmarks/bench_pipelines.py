@@ -34,7 +34,7 @@ What it measures:
     with 8 photos. Figures are per image (run time / images).
 
 Models:
-    ``yolov3-tiny``: the real COCO weights from ``shared/models``.
+    ``yolov3-tiny``: the real COCO weights from ``models/`` of the test data.
     ``yolov3``: Darknet's own ``yolov3.cfg`` with seeded random weights
     (``tests/random_weights.py``, detection heads calibrated on two photos so
     there are some detections but not thousands): its 10647 rows per image
@@ -425,13 +425,13 @@ def ratios(report: dict) -> dict[str, dict[str, float | None]]:
 # The section: run, tables, plots, ratio lines.
 # --------------------------------------------------------------------------
 
-def run(shared: Path, *, quick: bool, models: Sequence[str] = MODELS) -> dict:
+def run(data: Path, *, quick: bool, models: Sequence[str] = MODELS) -> dict:
     """Times every model; returns the section's figures (JSON-able)."""
-    tiny_dir = shared / "models" / "yolov3-tiny"
+    tiny_dir = data / "models" / "yolov3-tiny"
     tiny = (tiny_dir / "yolov3-tiny.cfg", tiny_dir / "yolov3-tiny.weights")
-    yolov3_cfg = shared / "darknet-cfg" / "yolov3.cfg"
+    yolov3_cfg = data / "darknet-cfg" / "yolov3.cfg"
     require([*tiny, yolov3_cfg], "bench_pipelines")
-    photo_files = photo_paths(shared)
+    photo_files = photo_paths(data)
     images = read_photos(photo_files)
     print(f"detection: cv2 {cv2.__version__} (pip, {cv2.getNumThreads()} threads), onnxruntime {ort.__version__} "
           "(Python package, default threads); fastinfer's ONNX Runtime and OpenCV at their default threads")

@@ -3,9 +3,9 @@
 Run it through ``benchmarks/suite.py --sections precision``.
 
 The well-known "PyTorch vs ONNX vs simplified ONNX" table, extended: the real
-EfficientNet-Lite0 ImageNet weights (``shared/models/efficientnet-lite0``, the
+EfficientNet-Lite0 ImageNet weights (``models/efficientnet-lite0`` of the test data, the
 module in ``tests/efficientnet_lite.py``), exported with ``fastinfer.export``,
-on every photo in ``shared/images``. Per photo, the three best classes and
+on every photo in ``images/`` of the test data. Per photo, the three best classes and
 their probabilities, to 5 decimals, from:
 
 * ``torch``: the module (eval, ``no_grad``) on fastinfer's own blob, then
@@ -53,11 +53,11 @@ def int8_supported() -> bool:
     return "precision" in inspect.signature(fastinfer.Classifier).parameters
 
 
-def run(shared: Path, *, quick: bool) -> dict:
+def run(data: Path, *, quick: bool) -> dict:
     """The table's figures (JSON-able)."""
-    weights = shared / WEIGHTS
+    weights = data / WEIGHTS
     require([weights], "bench_precision")
-    photos = photo_paths(shared)[:3] if quick else photo_paths(shared)
+    photos = photo_paths(data)[:3] if quick else photo_paths(data)
     model = efficientnet_lite.load(weights)
     names = imagenet_classes()
     kwargs = {"mean": efficientnet_lite.MEAN, "std": efficientnet_lite.STD}
@@ -105,7 +105,7 @@ def run(shared: Path, *, quick: bool) -> dict:
 def markdown(section: dict) -> str:
     s = section["settings"]
     parts = [f"## Precision: {s['model']} top-{TOP}, torch vs ONNX Runtime vs fastinfer\n",
-             f"Real ImageNet weights ({s['weights']}), {len(section['photos'])} photos of `shared/images`, "
+             f"Real ImageNet weights ({s['weights']}), {len(section['photos'])} photos of `images/` of the test data, "
              f"resize {s['resize']} + "
              f"centre crop {s['input_size']}. torch and ONNX Runtime (Python) run fastinfer's own blob, so "
              "pre-processing is identical; fastinfer runs end to end from the photo. Probabilities to 5 decimals; "

@@ -2,7 +2,7 @@
 
 What it measures:
     Frames per second over a 300-frame 640x480 video made from the sample
-    photos (``shared/images``, resized and repeated, MPEG-4 part 2 in .mp4,
+    photos (``images/`` of the test data, resized and repeated, MPEG-4 part 2 in .mp4,
     written with pip's cv2 into a temporary folder), with yolov3-tiny (real
     weights) on ONNX Runtime:
 
@@ -52,7 +52,7 @@ How to read it:
 
 Usage:
     .venv/bin/python benchmarks/bench_stream.py [--frames 300] [--runs 3] [--threads 1] [--workers N]
-        [--batch-size 1] [--reference-threads N] [--no-reference] [--json FILE] [--shared DIR]
+        [--batch-size 1] [--reference-threads N] [--no-reference] [--json FILE] [--data DIR]
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DEFAULT_SHARED, cv2, photo_paths, require  # noqa: E402
+from common import DEFAULT_DATA, cv2, photo_paths, require  # noqa: E402
 
 import fastinfer  # noqa: E402
 from fastinfer import benchmarking  # noqa: E402
@@ -80,9 +80,9 @@ FPS = 25.0
 WARMUP_FRAMES = 30
 
 
-def make_video(path: Path, shared: Path, frames: int) -> Path:
+def make_video(path: Path, data: Path, frames: int) -> Path:
     """``frames`` 640x480 frames, each photo held for 5 frames, written with pip's cv2 (mp4v)."""
-    images = [cv2.resize(cv2.imread(str(p)), SIZE) for p in photo_paths(shared)]
+    images = [cv2.resize(cv2.imread(str(p)), SIZE) for p in photo_paths(data)]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
     if not writer.isOpened():
         sys.exit(f"bench_stream: cv2 cannot write {path}")
@@ -135,7 +135,7 @@ def spread(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": values}
 
 
-def run(shared: Path = DEFAULT_SHARED, *, quick: bool = False, frames: int = 300, runs: int = 3,
+def run(data: Path = DEFAULT_DATA, *, quick: bool = False, frames: int = 300, runs: int = 3,
         threads: int | None = 1, workers: int | None = None, batch_size: int = 1,
         reference_threads: int | None = None, reference: bool = True, verbose: bool = True) -> dict:
     """Times the set-ups; returns the figures (``sequential_fps``, ``pipelined_fps``, ``ratio``, ...)."""
@@ -143,12 +143,12 @@ def run(shared: Path = DEFAULT_SHARED, *, quick: bool = False, frames: int = 300
     if quick:
         frames, runs = min(frames, 60), 1
     workers = workers or benchmarking.usable_cores()
-    yolo = shared / "models" / "yolov3-tiny"
-    require([yolo / "yolov3-tiny.cfg", yolo / "yolov3-tiny.weights", shared / "images"], "bench_stream")
+    yolo = data / "models" / "yolov3-tiny"
+    require([yolo / "yolov3-tiny.cfg", yolo / "yolov3-tiny.weights", data / "images"], "bench_stream")
     cfg, weights = yolo / "yolov3-tiny.cfg", yolo / "yolov3-tiny.weights"
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="fastinfer-bench-stream-") as tmp:
-        video = make_video(Path(tmp) / "photos.mp4", shared, frames)
+        video = make_video(Path(tmp) / "photos.mp4", data, frames)
         det = fastinfer.Detector(cfg, weights=weights, threads=threads)
         ref = fastinfer.Detector(cfg, weights=weights, threads=reference_threads) if reference else None
         say(f"video: {frames} frames {SIZE[0]}x{SIZE[1]} mp4v; yolov3-tiny on {det.backend.name}, detector "
@@ -221,9 +221,9 @@ def main() -> None:
     parser.add_argument("--no-reference", action="store_true", help="skip the reference sequential set-up")
     parser.add_argument("--quick", action="store_true", help="60 frames, one round (a smoke run)")
     parser.add_argument("--json", type=Path, help="also write the figures to FILE")
-    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared data folder")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the test-data folder (`make testdata`)")
     args = parser.parse_args()
-    result = run(args.shared, quick=args.quick, frames=args.frames, runs=args.runs, threads=args.threads or None,
+    result = run(args.data, quick=args.quick, frames=args.frames, runs=args.runs, threads=args.threads or None,
                  workers=args.workers, batch_size=args.batch_size, reference_threads=args.reference_threads or None,
                  reference=not args.no_reference)
     if args.json:

@@ -16,22 +16,25 @@ except ImportError:  # pragma: no cover - depends on the environment
              "installs it into .venv")
 
 REPO = Path(__file__).resolve().parents[1]
-#: ``shared/`` beside the repository root: models, photos, Darknet cfgs.
-DEFAULT_SHARED = REPO.parent / "shared"
+sys.path.insert(1, str(REPO / "tests"))
+import testdata  # noqa: E402 - the test-data folder and its manifest
+
+#: The test-data folder (``make testdata``): models, photos, Darknet cfgs.
+DEFAULT_DATA = testdata.folder()
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 def require(paths: Sequence[Path], script: str) -> None:
-    """Exits naming what is missing from the shared data."""
+    """Exits naming what is missing from the test data."""
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
-        sys.exit(f"{script}: shared data not found: {', '.join(missing)} (the shared/ folder beside the "
-                 "repository root; --shared DIR to point elsewhere)")
+        sys.exit(f"{script}: test data not found: {', '.join(missing)} (run `make testdata`; "
+                 "--data DIR to point elsewhere)")
 
 
-def photo_paths(shared: Path) -> list[Path]:
-    """The photos in ``shared/images``, sorted by name."""
-    folder = shared / "images"
+def photo_paths(data: Path) -> list[Path]:
+    """The photos in ``images/`` of the test data, sorted by name."""
+    folder = data / "images"
     require([folder], "benchmarks")
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 

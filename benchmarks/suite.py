@@ -33,7 +33,7 @@ then the stream's pipelined / sequential fps.
 
 Usage:
     .venv/bin/python benchmarks/suite.py [--sections detection classification precision stream] [--quick]
-        [--out DIR] [--machine NAME] [--shared DIR] [--models yolov3-tiny yolov3]
+        [--out DIR] [--machine NAME] [--data DIR] [--models yolov3-tiny yolov3]
 
 A full run takes about 30 minutes on 2 cores; run it on a quiet machine.
 """
@@ -51,7 +51,7 @@ from typing import Any, Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
-from common import DEFAULT_SHARED, REPO, cv2  # noqa: E402
+from common import DEFAULT_DATA, REPO, cv2  # noqa: E402
 
 from fastinfer import benchmarking  # noqa: E402
 
@@ -66,15 +66,15 @@ def run_section(name: str, args: argparse.Namespace) -> dict:
     if name == "detection":
         import bench_pipelines
 
-        return bench_pipelines.run(args.shared, quick=args.quick, models=args.models)
+        return bench_pipelines.run(args.data, quick=args.quick, models=args.models)
     if name == "classification":
         import bench_classify
 
-        return bench_classify.run(args.shared, quick=args.quick)
+        return bench_classify.run(args.data, quick=args.quick)
     if name == "precision":
         import bench_precision
 
-        return bench_precision.run(args.shared, quick=args.quick)
+        return bench_precision.run(args.data, quick=args.quick)
     return run_stream(args)
 
 
@@ -83,7 +83,7 @@ def run_stream(args: argparse.Namespace) -> dict:
     import bench_stream
 
     print("\n## stream: sequential against pipelined Detector.stream")
-    return bench_stream.run(args.shared, quick=args.quick)
+    return bench_stream.run(args.data, quick=args.quick)
 
 
 def stream_markdown(section: dict) -> str:
@@ -190,15 +190,15 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
                         "--quick: benchmarks/out/quick/<machine>)")
     parser.add_argument("--machine", default=benchmarking.machine_slug(),
                         help="machine name in the default output folder (default: %(default)s)")
-    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared data folder (default: shared/ "
-                        "beside the repository root)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="test-data folder (default: "
+                        "$FASTINFER_TESTDATA, else .testdata/; `make testdata`)")
     parser.add_argument("--models", nargs="+", default=["yolov3-tiny", "yolov3"], choices=["yolov3-tiny", "yolov3"],
                         help="detection models")
     args = parser.parse_args(argv)
     if args.out is None:
         base = REPO / "benchmarks" / ("out/quick" if args.quick else "results")
         args.out = base / args.machine
-    args.shared = args.shared.resolve()
+    args.data = args.data.resolve()
     return args
 
 

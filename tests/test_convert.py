@@ -33,7 +33,7 @@ def images_named(photos: list[Path], *stems: str) -> list[np.ndarray]:
     by_stem = {p.stem: p for p in photos}
     missing = [s for s in stems if s not in by_stem]
     if missing:
-        pytest.fail(f"photos {missing} are missing from shared/images", pytrace=False)
+        pytest.fail(f"photos {missing} are missing from the test data's images/", pytrace=False)
     return [cv2.imread(str(by_stem[s])) for s in stems]
 
 
@@ -130,8 +130,8 @@ MINI_VARIANTS = {
 
 
 @pytest.fixture(scope="module")
-def random_model(tmp_path_factory, shared_dir, two_photos):
-    """``random_model(name)``: (cfg, calibrated random weights) for a shared Darknet cfg or a mini cfg."""
+def random_model(tmp_path_factory, testdata, two_photos):
+    """``random_model(name)``: (cfg, calibrated random weights) for one of Darknet's cfgs or a mini cfg."""
     made: dict[str, tuple[Path, Path]] = {}
     folder = tmp_path_factory.mktemp("random-weights")
 
@@ -147,7 +147,7 @@ def random_model(tmp_path_factory, shared_dir, two_photos):
                 cfg = folder / f"{name}.cfg"
                 cfg.write_text(text)
             else:
-                cfg = shared_dir / "darknet-cfg" / f"{name}.cfg"
+                cfg = testdata / "darknet-cfg" / f"{name}.cfg"
             # The core's cfg parser, which lays the weights out, does not know nms_threshold (a
             # key only OpenCV reads); the mini cfg has the same layout.
             layout = MINI_CFG if name == "mini-nms" else cfg
@@ -436,8 +436,8 @@ def test_cfg_errors(tmp_path, mini, old, new, message):
         convert.darknet_to_onnx(cfg, mini[1])
 
 
-def test_cfg_without_a_detection_head(tmp_path, mini, shared_dir):
-    classifier = shared_dir / "darknet-cfg" / "darknet19.cfg"
+def test_cfg_without_a_detection_head(tmp_path, mini, testdata):
+    classifier = testdata / "darknet-cfg" / "darknet19.cfg"
     line = line_of(classifier, "[avgpool]")
     with pytest.raises(fastinfer.ModelLoadError, match=rf"darknet19\.cfg line {line}: \[avgpool\] \(layer 24\) is not"):
         convert.darknet_to_onnx(classifier, mini[1])

@@ -302,9 +302,9 @@ def test_empty_to_supervision():
 
 
 @pytest.fixture(scope="module")
-def dog_detections(shared_dir, yolo_files) -> Detections:
+def dog_detections(testdata, yolo_files) -> Detections:
     det = fastinfer.Detector(yolo_files["cfg"], weights=yolo_files["weights"], names=yolo_files["names"])
-    return det(shared_dir / "images" / "dog.jpg")
+    return det(testdata / "images" / "dog.jpg")
 
 
 def test_real_detections_round_trip_through_supervision(dog_detections):

@@ -18,6 +18,7 @@ import pytest
 import fastinfer
 from fastinfer import darknet
 from helpers import edited_cfg, line_of
+from testdata import folder as data_folder
 
 # ---------------------------------------------------------------- helpers
 
@@ -280,8 +281,7 @@ def test_empty_names_file(tmp_path, yolo_files):
 
 
 def _darknet_cfgs() -> list[Path]:
-    folder = Path(__file__).resolve().parents[2] / "shared" / "darknet-cfg"
-    return sorted(folder.glob("*.cfg"))
+    return sorted((data_folder() / "darknet-cfg").glob("*.cfg"))
 
 
 @pytest.mark.parametrize("cfg", _darknet_cfgs(), ids=lambda p: p.name)
@@ -304,12 +304,12 @@ def test_every_darknet_cfg_parses_or_names_an_unsupported_layer(cfg):
         assert all(min(layer["shape"]) > 0 for layer in info["layers"])
 
 
-def test_shared_cfg_folder_is_there():
-    assert len(_darknet_cfgs()) >= 5, "shared/darknet-cfg holds Darknet's cfg files"
+def test_darknet_cfg_folder_is_there(testdata):
+    assert len(_darknet_cfgs()) >= 5, "the test data's darknet-cfg/ holds Darknet's cfg files"
 
 
-def test_yolov1_detection_layer_is_unsupported():
-    cfg = Path(__file__).resolve().parents[2] / "shared" / "darknet-cfg" / "yolov1-tiny.cfg"
+def test_yolov1_detection_layer_is_unsupported(testdata):
+    cfg = testdata / "darknet-cfg" / "yolov1-tiny.cfg"
     line = line_of(cfg, "[detection]")
     with pytest.raises(fastinfer.ModelLoadError,
                        match=f"{in_msg(cfg)}, line {line}: layer \\[detection\\] is not supported"):

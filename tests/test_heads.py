@@ -477,7 +477,7 @@ def nudenet(nudenet_model):
 
 @pytest.fixture(scope="module")
 def ddddocr_engine(ddddocr_model):
-    """ddddocr's detector; it loads common_det.onnx from its own folder, which must be the shared file."""
+    """ddddocr's detector; it loads common_det.onnx from its own folder, which must be the test data's file."""
     module = _package("ddddocr", "1.6.1")
     packaged = Path(module.__file__).parent / "common_det.onnx"
     assert _sha256(packaged) == _sha256(ddddocr_model), f"{packaged} differs from {ddddocr_model}"

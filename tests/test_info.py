@@ -36,7 +36,7 @@ import fastinfer
 from fastinfer import _core, cli
 from helpers import edited_cfg
 
-# The cfgs of shared/darknet-cfg that the core walks (resnet18's strided shortcut
+# The cfgs of darknet-cfg/ that the core walks (resnet18's strided shortcut
 # and yolov1-tiny's [detection] layer are not supported; see test_unsupported_cfgs).
 DARKNET_CFGS = ("yolov3-tiny.cfg", "yolov3.cfg", "yolov3-spp.cfg", "yolov3-voc.cfg", "yolov3-openimages.cfg",
                 "yolov2-tiny.cfg", "yolov2.cfg", "darknet19.cfg", "tiny.cfg")
@@ -363,8 +363,8 @@ def test_yolov3_tiny_matches_darknet(darknet_binary, yolo_files, tmp_path):
 
 
 @pytest.mark.parametrize("name", DARKNET_CFGS)
-def test_shared_cfgs_match_darknet(darknet_binary, shared_dir, tmp_path, name):
-    cfg = shared_dir / "darknet-cfg" / name
+def test_darknet_cfgs_match_darknet(darknet_binary, testdata, tmp_path, name):
+    cfg = testdata / "darknet-cfg" / name
     rows, total = darknet_ops(darknet_binary, cfg, tmp_path)
     summary = fastinfer.info(cfg)
     assert_matches_darknet(summary, rows, total)
@@ -386,11 +386,11 @@ def test_cfg_input_size_matches_darknet(darknet_binary, yolo_files, tmp_path, si
     assert cfg.read_bytes() == before
 
 
-def test_unsupported_cfgs(shared_dir):
+def test_unsupported_cfgs(testdata):
     with pytest.raises(fastinfer.ModelLoadError, match=r"resnet18\.cfg', line \d+: \[shortcut\] from a layer"):
-        fastinfer.info(shared_dir / "darknet-cfg" / "resnet18.cfg")
+        fastinfer.info(testdata / "darknet-cfg" / "resnet18.cfg")
     with pytest.raises(fastinfer.ModelLoadError, match=r"yolov1-tiny\.cfg', line \d+: layer \[detection\] is not"):
-        fastinfer.info(shared_dir / "darknet-cfg" / "yolov1-tiny.cfg")
+        fastinfer.info(testdata / "darknet-cfg" / "yolov1-tiny.cfg")
 
 
 # ---------------------------------------------------------------- the real ONNX models

