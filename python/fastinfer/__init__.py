@@ -13,6 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import backends as _backends
 from . import convert, models
+from .coco_eval import ValResult, val
 from .classifier import IMAGENET_MEAN, IMAGENET_STD, Classification, Classifier
 from .detections import Detections
 from .detector import Detector, Preprocessing
@@ -69,5 +70,7 @@ __all__ = [
     "export",
     "ExportReport",
     "ExportError",
+    "val",
+    "ValResult",
     "__version__",
 ]

@@ -194,6 +194,28 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _val(args: argparse.Namespace) -> int:
+    from . import coco_eval
+
+    configs = args.compare or ([args.config] if args.config else ["auto:fp32"])
+    results = coco_eval.compare(args.model, args.data, configs, args.images, conf=args.conf, iou=args.iou,
+                                max_det=args.max_det)
+    if args.plot:
+        for result in results:
+            suffix = f"-{result.config.replace(':', '-')}" if len(results) > 1 else ""
+            written = result.plot(Path(args.plot).with_name(Path(args.plot).stem + suffix + Path(args.plot).suffix))
+            if not args.json:
+                print(f"precision-recall plot: {written}")
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results] if len(results) > 1 else results[0].to_dict()))
+        return 0
+    for result in results:
+        print(result)
+    if len(results) > 1:
+        print(coco_eval.comparison_table(results))
+    return 0
+
+
 def _doctor(args: argparse.Namespace) -> int:
     info = doctor.report()
     print(json.dumps(info, indent=2) if args.json else doctor.format_report(info))
@@ -295,6 +317,23 @@ def build_parser() -> argparse.ArgumentParser:
     segment.add_argument("--alpha", type=float, default=0.5, help="overlay colour weight in [0, 1] (default: 0.5)")
     segment.add_argument("--json", action="store_true", help="print one JSON object per image")
     segment.set_defaults(run=_segment)
+    validate = commands.add_parser("val", help="COCO mAP of a detector on a COCO-format dataset (needs "
+                                   "pycocotools: pip install fastinfer[val])")
+    validate.add_argument("model", help="Darknet cfg, ONNX file or model zoo name")
+    validate.add_argument("--data", required=True, metavar="JSON", help="COCO annotations file")
+    validate.add_argument("--images", metavar="DIR", help="folder of the images it names (default: images/ beside "
+                          "the JSON, else its folder)")
+    validate.add_argument("--config", metavar="BACKEND[:PRECISION]", help="e.g. onnxruntime:int8 or opencv "
+                          "(default: auto:fp32)")
+    validate.add_argument("--compare", nargs="+", metavar="BACKEND[:PRECISION]", help="evaluate several "
+                          "configurations on the same data, e.g. onnxruntime:fp32 onnxruntime:int8 opencv")
+    validate.add_argument("--conf", type=float, default=0.001, help="confidence threshold (default: 0.001, COCO's "
+                          "convention: mAP integrates over thresholds)")
+    validate.add_argument("--iou", type=float, default=0.6, help="NMS IoU threshold (default: 0.6)")
+    validate.add_argument("--max-det", type=int, default=100, help="detections per image (default: 100, COCO's)")
+    validate.add_argument("--plot", metavar="PNG", help="write the precision-recall curves at IoU 0.5")
+    validate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    validate.set_defaults(run=_val)
     check = commands.add_parser("doctor", help="versions and locations of fastinfer, its core, OpenCV and ONNX "
                                 "Runtime; execution providers; whether CUDA and TensorRT were found")
     check.add_argument("--json", action="store_true", help="print the report as one JSON object")
