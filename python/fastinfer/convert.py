@@ -155,6 +155,18 @@ def darknet_to_onnx(cfg: PathLike, weights: PathLike, out: Optional[PathLike] = 
     return model
 
 
+def read_network(cfg: PathLike, weights: PathLike,
+                 input_size: Optional[tuple[int, int]] = None) -> tuple[_Plan, np.ndarray]:
+    """The checked plan (layers with their options and shapes) and the weights of a Darknet model.
+
+    What the ONNX builder here and the torch module (``fastinfer.torch.darknet``)
+    both build from, so the two read a cfg the same way.
+    """
+    cfg_path = Path(cfg)
+    plan = _plan(_read_cfg(cfg_path), _check_input_size(input_size))
+    return plan, _read_weights(Path(weights), cfg_path, plan.parameter_count)
+
+
 def cached_onnx(cfg: PathLike, weights: PathLike, *, input_size: Optional[tuple[int, int]] = None,
                 cache_dir: Optional[PathLike] = None) -> Path:
     """The ONNX conversion of a Darknet model, converted once and cached.
