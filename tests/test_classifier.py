@@ -292,7 +292,7 @@ def test_the_cat_is_a_cat(classifier, cat):
     result = classifier(cat)
     assert result.class_id[0] in CAT_CLASSES, result
     assert result.labels[0] in ("tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat")
-    assert len(result) == 5 and result.class_names == tuple(fastinfer.classifier.imagenet_classes())
+    assert len(result) == 5 and result.names == tuple(fastinfer.classifier.imagenet_classes())
     image = fastinfer.read_image(cat)
     h, w = image.shape[:2]
     _, (transform,) = classifier.preprocess([image])
@@ -355,12 +355,12 @@ def test_opencv_backend_agrees_with_torch(lite0, tmp_path_factory, photos, cat, 
 
 def test_labels_default_generic_file_and_list(tmp_path, lite0_onnx):
     seven = _export(tiny_net(7), tmp_path / "seven.onnx")
-    assert fastinfer.Classifier(seven).class_names == tuple(f"class{i}" for i in range(7))
+    assert fastinfer.Classifier(seven).names == tuple(f"class{i}" for i in range(7))
     names = [f"thing {i}" for i in range(7)]
     (tmp_path / "labels.txt").write_text("\n".join(names) + "\n")
-    from_file = fastinfer.Classifier(seven, labels=tmp_path / "labels.txt")
-    assert from_file.class_names == tuple(names)
-    result = fastinfer.Classifier(seven, labels=names)(np.zeros((40, 30, 3), np.uint8), top_k=2)
+    from_file = fastinfer.Classifier(seven, names=tmp_path / "labels.txt")
+    assert from_file.names == tuple(names)
+    result = fastinfer.Classifier(seven, names=names)(np.zeros((40, 30, 3), np.uint8), top_k=2)
     assert result.labels == [names[i] for i in result.class_id]
 
 
@@ -391,9 +391,9 @@ def test_detectors_are_refused_naming_their_output_shape(nudenet_model, yolo_fil
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    (dict(labels=["a"] * 999), r"labels has 999 names but the model has 1000 classes"),
-    (dict(mean=(0.5, 0.5)), r"mean must have 3 values \(R, G, B\), got 2"),
-    (dict(std=(0.5,) * 4), r"std must have 3 values \(R, G, B\), got 4"),
+    (dict(names=["a"] * 999), r"names has 999 names but the model has 1000 classes"),
+    (dict(mean=(0.5, 0.5)), r"mean must have 1 or 3 values \(one per input channel\), got 2"),
+    (dict(std=(0.5,) * 4), r"std must have 1 or 3 values \(one per input channel\), got 4"),
     (dict(std=(0.5, 0.0, 0.5)), r"std values must be finite and non-zero"),
     (dict(resize=200), r"resize .* must be an int of at least 224, the input size's larger side, got 200"),
     (dict(input_size=256, resize=288), r"takes 224x224 images but input_size is 256x256: pass input_size=\(224, 224\)"),
@@ -438,8 +438,8 @@ def test_cli_classify_errors(lite0_onnx, nudenet_model, cat, tmp_path, capsys):
     assert cli.main(["classify", str(cat), "--model", str(nudenet_model)]) == 2
     assert "a Classifier needs (N, classes)" in capsys.readouterr().err
     (tmp_path / "three.txt").write_text("a\nb\nc\n")
-    assert cli.main(["classify", str(cat), "--model", str(lite0_onnx), "--labels", str(tmp_path / "three.txt")]) == 2
-    assert "labels has 3 names but the model has 1000 classes" in capsys.readouterr().err
+    assert cli.main(["classify", str(cat), "--model", str(lite0_onnx), "--names", str(tmp_path / "three.txt")]) == 2
+    assert "names has 3 names but the model has 1000 classes" in capsys.readouterr().err
     missing = tmp_path / "missing.png"
     assert cli.main(["classify", str(missing), str(cat), "--model", str(lite0_onnx)]) == 1
     captured = capsys.readouterr()

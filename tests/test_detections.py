@@ -36,7 +36,7 @@ def same(a: Detections, b: Detections) -> None:
     np.testing.assert_array_equal(a.xyxy, b.xyxy)
     np.testing.assert_array_equal(a.confidence, b.confidence)
     np.testing.assert_array_equal(a.class_id, b.class_id)
-    assert a.class_names == b.class_names
+    assert a.names == b.names
 
 
 # ---------------------------------------------------------------- construction
@@ -47,7 +47,7 @@ def test_construction_normalises_dtypes_and_shapes():
     assert dets.xyxy.dtype == np.float32 and dets.xyxy.shape == (1, 4)
     assert dets.confidence.dtype == np.float32 and dets.confidence.shape == (1,)
     assert dets.class_id.dtype == np.int64 and dets.class_id.shape == (1,)
-    assert dets.class_names == ("a",)
+    assert dets.names == ("a",)
     assert dets.metadata == {}
 
 
@@ -84,7 +84,7 @@ def test_empty():
     assert len(dets) == 0
     assert dets.xyxy.shape == (0, 4) and dets.xyxy.dtype == np.float32
     assert dets.confidence.shape == (0,) and dets.class_id.shape == (0,)
-    assert dets.class_names == NAMES
+    assert dets.names == NAMES
     assert dets.labels == []
     assert list(dets) == []
     assert dets.to_dict() == {"detections": [], "metadata": {}}
@@ -149,7 +149,7 @@ def test_slices(index, rows):
     part = dets[index]
     np.testing.assert_array_equal(part.xyxy, dets.xyxy[rows].reshape(-1, 4))
     np.testing.assert_array_equal(part.class_id, dets.class_id[rows])
-    assert part.class_names == dets.class_names
+    assert part.names == dets.names
 
 
 def test_boolean_mask():
@@ -318,12 +318,12 @@ def test_real_detections_round_trip_through_supervision(dog_detections):
     np.testing.assert_array_equal(out.confidence, dets.confidence)
     np.testing.assert_array_equal(out.class_id, dets.class_id)
     assert out.data["class_name"].tolist() == dets.labels
-    back = Detections(out.xyxy, out.confidence, out.class_id, dets.class_names, dets.metadata)
+    back = Detections(out.xyxy, out.confidence, out.class_id, dets.names, dets.metadata)
     same(back, dets)
     assert back.labels == dets.labels
     # supervision's own selection agrees with ours
     mask = dets.confidence > 0.5
-    same(Detections(out[mask].xyxy, out[mask].confidence, out[mask].class_id, dets.class_names), dets[mask])
+    same(Detections(out[mask].xyxy, out[mask].confidence, out[mask].class_id, dets.names), dets[mask])
 
 
 def test_real_detections_serialise(dog_detections):

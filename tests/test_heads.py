@@ -756,8 +756,7 @@ def test_names_from_metadata():
 
 # ---------------------------------------------------------------- fastinfer.Detector end to end
 
-NUDENET_PREPROCESSING = fastinfer.Preprocessing(mode="pad_resize", swap_rb=False, scale=1 / 255, pad_value=0,
-                                                center=False)
+NUDENET_PREPROCESSING = fastinfer.Preprocessing(mode="pad_resize", swap_rb=False, pad_value=0, center=False)
 
 
 @pytest.mark.parametrize("size", [None, 416])

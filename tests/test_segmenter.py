@@ -214,7 +214,7 @@ def test_class_map_output_is_resized_by_nearest(tmp_path, photos):
     scores_net = make_net(seed=3)
     map_net = make_net(seed=3, argmax=True)
     segmenter = fastinfer.Segmenter(export_net(map_net, tmp_path / "argmax.onnx", (160, 128)), input_size=(160, 128),
-                                    mean=MEAN, std=STD, letterbox=True, labels=[f"c{i}" for i in range(CLASSES)])
+                                    mean=MEAN, std=STD, letterbox=True, names=[f"c{i}" for i in range(CLASSES)])
     images = [fastinfer.read_image(p) for p in photos[:3]]
     blob, transforms = segmenter.preprocess(images)
     with torch.no_grad():
@@ -229,7 +229,7 @@ def test_class_map_output_is_resized_by_nearest(tmp_path, photos):
         tied = F.interpolate(ties[None, None, y0:y1, x0:x1].float(), size=size, mode="nearest-exact")[0, 0].numpy()
         differ = result.class_map != expected
         assert not np.any(differ & (tied == 0)), f"{int(np.sum(differ & (tied == 0)))} pixels differ"
-        assert result.class_names == tuple(f"c{i}" for i in range(CLASSES))
+        assert result.names == tuple(f"c{i}" for i in range(CLASSES))
 
 
 # ---------------------------------------------------------------- _core.segment on synthetic scores
@@ -335,7 +335,7 @@ def test_areas_masks_and_dict():
     assert [a["class_id"] for a in record["areas"]] == [a["class_id"] for a in areas]
     assert record["metadata"] == {"backend": "test"}
     unnamed = fastinfer.Segmentation(class_map)
-    assert unnamed.num_classes == 6 and unnamed.labels[5] == "class5"
+    assert unnamed.num_classes == 6 and unnamed.names[5] == "class5"
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.35, 1.0])
@@ -359,11 +359,11 @@ def test_cli_segment_json_and_overlays(deeplab_onnx, photos, tmp_path, capsys):
     labels = tmp_path / "labels.txt"
     labels.write_text("".join(f"thing{i}\n" for i in range(CLASSES)))
     out = tmp_path / "overlays"
-    argv = ["segment", *map(str, paths), "--model", str(deeplab_onnx), "--input-size", "160", "128", "--labels",
+    argv = ["segment", *map(str, paths), "--model", str(deeplab_onnx), "--input-size", "160", "128", "--names",
             str(labels), "--letterbox", "--out", str(out), "--alpha", "0.6"]
     assert cli.main([*argv, "--json"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    segmenter = fastinfer.Segmenter(deeplab_onnx, input_size=(160, 128), mean=MEAN, std=STD, labels=labels,
+    segmenter = fastinfer.Segmenter(deeplab_onnx, input_size=(160, 128), mean=MEAN, std=STD, names=labels,
                                     letterbox=True)
     assert len(records) == len(paths)
     for record, path in zip(records, paths):
@@ -428,8 +428,8 @@ def test_core_rejects_bad_class_maps_and_crop_transforms(raises_invalid):
 
 
 def test_labels_of_the_wrong_length(deeplab_onnx, tmp_path, raises_invalid):
-    with raises_invalid(r"labels has 20 names but model '.*deeplab.onnx' outputs 21 classes"):
-        fastinfer.Segmenter(deeplab_onnx, input_size=(160, 128), mean=MEAN, std=STD, labels=["x"] * 20)
+    with raises_invalid(r"names has 20 names but model '.*deeplab.onnx' outputs 21 classes"):
+        fastinfer.Segmenter(deeplab_onnx, input_size=(160, 128), mean=MEAN, std=STD, names=["x"] * 20)
 
 
 def test_labels_of_the_wrong_length_for_a_dynamic_class_count(tmp_path, photos, raises_invalid):
@@ -440,8 +440,8 @@ def test_labels_of_the_wrong_length_for_a_dynamic_class_count(tmp_path, photos, 
     model = onnx.load(path)
     model.graph.output[0].type.tensor_type.shape.dim[1].dim_param = "classes"
     onnx.save(model, path)
-    segmenter = fastinfer.Segmenter(path, input_size=64, mean=MEAN, std=STD, labels=["x"] * 22)
-    with raises_invalid(r"model output of shape \(1, 21, 8, 8\) has 21 classes but there are 22 labels"):
+    segmenter = fastinfer.Segmenter(path, input_size=64, mean=MEAN, std=STD, names=["x"] * 22)
+    with raises_invalid(r"model output of shape \(1, 21, 8, 8\) has 21 classes but there are 22 names"):
         segmenter(photos[0])
 
 

@@ -333,7 +333,7 @@ def test_detect_head_recognises_ssd_outputs():
     assert heads.ssd_outputs([[1, 8732, 4], [1, 8000, 21]]) is None
     assert heads.ssd_outputs([[1, 8732, 4]]) is None
     assert "ssd" in fastinfer.detector.HEADS and fastinfer.detector.PRESETS["ssd"] == fastinfer.Preprocessing(
-        scale=1.0, swap_rb=False, mean=SSD_MEAN)
+        swap_rb=False, mean=tuple(m / 255 for m in SSD_MEAN), std=1 / 255)
 
 
 # ---------------------------------------------------------------- bad input

@@ -7,24 +7,35 @@ network; this package is the small API around them::
     det = fastinfer.Detector("yolov3-tiny")
     dets = det("street.jpg")
     print(dets.to_json())
+
+fastinfer logs through ``logging`` (one logger per module under
+``"fastinfer"``); it adds no handler of its own beyond a ``NullHandler``.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+import importlib
+import logging
+from typing import Any
 
 from . import backends as _backends
-from . import convert, models
+from . import models
+from ._version import __version__
+from .classifier import Classifier
 from .coco_eval import ValResult, val
-from .classifier import IMAGENET_MEAN, IMAGENET_STD, Classification, Classifier
 from .detections import Detections
-from .detector import Detector, Preprocessing
+from .detector import Detector
 from .errors import BackendError, BackendUnavailableError, FastInferError, InvalidInputError, ModelLoadError
 from .exporting import ExportError, ExportReport, export
 from .images import load_image, read_image, write_image
 from .model_info import ModelInfo, info
+from .preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from .quantization import quantize
-from .segmenter import Segmentation, Segmenter
+from .results import Classification, Segmentation
+from .segmenter import Segmenter
 from .ssd import SSDConfig, SSDPriors
-from .stream import StreamWarning, VideoReader, VideoWriter
+from .stream import Stream, StreamWarning, VideoReader, VideoWriter
+from .tasks import Task
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 # ONNX Runtime is loaded into the core now, so an installed onnxruntime that
 # is too old (or broken) is reported here rather than at the first model.
@@ -34,10 +45,13 @@ if _backends.onnxruntime_library() is not None:
     except BackendUnavailableError as _exc:
         raise ImportError(f"fastinfer: {_exc}") from _exc
 
-try:
-    __version__ = version("fastinfer")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+
+def __getattr__(name: str) -> Any:
+    # fastinfer.convert imports the onnx package: loaded on first use only.
+    if name == "convert":
+        return importlib.import_module(f"{__name__}.convert")
+    raise AttributeError(f"module 'fastinfer' has no attribute {name!r}")
+
 
 __all__ = [
     "Detector",
@@ -45,6 +59,7 @@ __all__ = [
     "Classification",
     "Segmenter",
     "Segmentation",
+    "Task",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "Detections",
@@ -62,6 +77,7 @@ __all__ = [
     "models",
     "convert",
     "quantize",
+    "Stream",
     "StreamWarning",
     "VideoReader",
     "VideoWriter",

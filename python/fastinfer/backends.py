@@ -15,7 +15,7 @@ import glob
 import importlib.util
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from . import _core
 from .errors import BackendUnavailableError, InvalidInputError
@@ -54,7 +54,7 @@ def load_onnxruntime() -> None:
     _core.ort_load(library)
 
 
-def onnxruntime_info() -> dict[str, object]:
+def onnxruntime_info() -> dict[str, Any]:
     """Version and execution providers of the loaded ONNX Runtime."""
     load_onnxruntime()
     return {"version": _core.ort_version(), "api_version": _core.ort_api_version(),

@@ -30,8 +30,12 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from . import __version__, _core, heads
+from . import _core
+from ._version import __version__
 from .errors import InvalidInputError
+from .formats import onnx as onnx_format
+from .tasks import Task
+from .validate import check_choice, check_count, check_size, is_int
 
 #: The stages of one call, as ``benchmark`` and the suite report them.
 STAGES = ("pre", "forward", "post", "e2e")
@@ -85,13 +89,8 @@ def summarize(samples_ms: Sequence[float], warmup: int = 0) -> Stats:
 
 
 def _check_policy(warmup: int, min_runs: int, min_time: float, max_runs: int) -> None:
-    def is_int(v: Any) -> bool:
-        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-    if not is_int(warmup) or warmup < 0:
-        raise InvalidInputError(f"warmup must be an int >= 0, got {warmup!r}")
-    if not is_int(min_runs) or min_runs < 1:
-        raise InvalidInputError(f"min_runs must be an int >= 1, got {min_runs!r}")
+    check_count("warmup", warmup, minimum=0)
+    check_count("min_runs", min_runs)
     if not is_int(max_runs) or max_runs < min_runs:
         raise InvalidInputError(f"max_runs must be an int >= min_runs ({min_runs}), got {max_runs!r}")
     if not isinstance(min_time, (int, float)) or isinstance(min_time, bool) or not math.isfinite(min_time) \
@@ -99,7 +98,8 @@ def _check_policy(warmup: int, min_runs: int, min_time: float, max_runs: int) ->
         raise InvalidInputError(f"min_time must be a finite number of seconds >= 0, got {min_time!r}")
 
 
-def _runs(fn: Callable[[], Any], warmup: int, min_runs: int, min_time: float, max_runs: int) -> Iterator[tuple[float, Any]]:
+def _runs(fn: Callable[[], Any], warmup: int, min_runs: int, min_time: float,
+          max_runs: int) -> Iterator[tuple[float, Any]]:
     """Calls ``fn`` ``warmup`` times, then yields ``(seconds, result)`` until both ``min_runs`` and
     ``min_time`` are reached or ``max_runs`` is; the garbage collector is off while timing."""
     _check_policy(warmup, min_runs, min_time, max_runs)
@@ -250,13 +250,8 @@ class BenchResult:
 def _input_size(value: int | Sequence[int] | None) -> tuple[int, int] | None:
     if value is None:
         return None
-    values = [value] * 2 if isinstance(value, (int, np.integer)) else list(value)
-    if len(values) == 1:
-        values *= 2
-    if len(values) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0
-                                   for v in values):
-        raise InvalidInputError(f"input_size must be a positive int or (width, height), got {value!r}")
-    return int(values[0]), int(values[1])
+    values: list[int] = [value] * 2 if is_int(value) else list(value)  # type: ignore[list-item, arg-type]
+    return check_size(values * 2 if len(values) == 1 else values)
 
 
 def _classifier(model: str, input_size: tuple[int, int] | None, backend: str, precision: str):
@@ -266,10 +261,9 @@ def _classifier(model: str, input_size: tuple[int, int] | None, backend: str, pr
         raise InvalidInputError(f"precision {precision!r} is not available for classifiers; use 'fp32'")
     if input_size is None:
         path = Path(model)
-        shape = heads.describe_onnx(path)["inputs"][0]["shape"] if path.suffix.lower() == ".onnx" and \
-            path.is_file() else []
-        fixed = len(shape) == 4 and isinstance(shape[2], int) and isinstance(shape[3], int)
-        input_size = (shape[3], shape[2]) if fixed else (224, 224)
+        fixed = onnx_format.describe(path).inputs[0].image_size() if path.suffix.lower() == ".onnx" and \
+            path.is_file() else None
+        input_size = fixed or (224, 224)
     # The usual evaluation crop: the shorter side resized to input / 0.875 (256 for 224).
     return Classifier(model, input_size=input_size, resize=max(input_size) * 8 // 7, backend=backend)
 
@@ -313,10 +307,8 @@ def benchmark(model: str | os.PathLike[str], *, task: str = "detect", input_size
         >>> result.stages["e2e"].median, result.e2e_over_forward
         (21.4, 1.04)
     """
-    if task not in TASKS:
-        raise InvalidInputError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
-    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
-        raise InvalidInputError(f"batch must be an int >= 1, got {batch!r}")
+    check_choice("task", task, TASKS)
+    batch = check_count("batch", batch)  # type: ignore[assignment]
     _check_policy(warmup, min_runs, min_time, max_runs)
     size = _input_size(input_size)
     if image is None:
@@ -329,31 +321,26 @@ def benchmark(model: str | os.PathLike[str], *, task: str = "detect", input_size
         picture, described = read_image(image), str(image)
     images = [picture] * int(batch)
 
+    runner: Task[Any]
     if task == "detect":
         from .detector import Detector
 
         runner = Detector(model, input_size=size, backend=backend, precision=precision)
-
-        def post(outputs, transforms):
-            return runner.postprocess(outputs, transforms)
     else:
         runner = _classifier(os.fspath(model), size, backend, precision)
-
-        def post(outputs, transforms):
-            return runner.postprocess(outputs[0])
 
     def stages() -> dict[str, float]:
         t0 = time.perf_counter()
         blob, transforms = runner.preprocess(images)
         t1 = time.perf_counter()
-        outputs = runner.backend.forward(blob)
+        outputs = runner.forward(blob)
         t2 = time.perf_counter()
-        post(outputs, transforms)
+        runner.postprocess(outputs, transforms)
         return {"pre": t1 - t0, "forward": t2 - t1, "post": time.perf_counter() - t2}
 
-    policy = dict(warmup=warmup, min_runs=min_runs, min_time=min_time, max_runs=max_runs)
+    policy: dict[str, Any] = dict(warmup=warmup, min_runs=min_runs, min_time=min_time, max_runs=max_runs)
     timed = measure_stages(stages, **policy)
     timed["e2e"] = measure(lambda: runner(images), **policy)
     per_image = {stage: timed[stage].scaled(1 / batch) for stage in STAGES}
-    return BenchResult(os.fspath(model), task, runner.backend.name, precision, tuple(runner.input_size), int(batch),
+    return BenchResult(os.fspath(model), task, runner.backend.name, precision, runner.input_size, int(batch),
                        described, per_image)

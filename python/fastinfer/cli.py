@@ -12,14 +12,16 @@ from typing import Sequence
 
 from . import benchmarking, doctor
 from .backends import BACKENDS
-from .classifier import IMAGENET_MEAN, IMAGENET_STD, Classifier
+from .classifier import Classifier
 from .detector import HEADS, PRECISIONS, Detector
 from .errors import FastInferError, InvalidInputError
 from .exporting import export, load_factory, random_input
 from .images import read_image, write_image
-from .segmenter import Segmenter
-from .stream import ProgressBar, VideoWriter, draw_inference_time, is_video_path
 from .model_info import info
+from .preprocessing import IMAGENET_MEAN, IMAGENET_STD
+from .progress import ProgressBar, draw_inference_time
+from .segmenter import Segmenter
+from .stream import VideoWriter, is_video_path
 
 
 def _detect(args: argparse.Namespace) -> int:
@@ -122,7 +124,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _classify(args: argparse.Namespace) -> int:
-    classifier = Classifier(args.model, labels=args.labels, input_size=args.input_size, resize=args.resize,
+    classifier = Classifier(args.model, names=args.names, input_size=args.input_size, resize=args.resize,
                             mean=args.mean, std=args.std, backend=args.backend)
     failures = 0
     for path in args.images:
@@ -151,7 +153,7 @@ def _info(args: argparse.Namespace) -> int:
 def _segment(args: argparse.Namespace) -> int:
     if not 0.0 <= args.alpha <= 1.0:
         raise InvalidInputError(f"--alpha must be in [0, 1], got {args.alpha}")
-    segmenter = Segmenter(args.model, input_size=args.input_size, mean=args.mean, std=args.std, labels=args.labels,
+    segmenter = Segmenter(args.model, input_size=args.input_size, mean=args.mean, std=args.std, names=args.names,
                           letterbox=args.letterbox, backend=args.backend)
     out_dir = Path(args.out) if args.out else None
     if out_dir:
@@ -237,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastinfer", description="Fast inference for vision models.")
     parser.add_argument("--version", action=_VersionAction, help="print the versions of fastinfer, its core, OpenCV "
                         "and ONNX Runtime, the execution providers, and whether CUDA and TensorRT were found")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what fastinfer does")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more: -v fastinfer's debug messages, -vv every library's too")
     commands = parser.add_subparsers(dest="command", required=True)
     detect = commands.add_parser("detect", help="detect objects in images and videos")
     detect.add_argument("images", nargs="+", help="image files, video files (.mp4, .avi, ...) or camera indices")
@@ -265,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("images", nargs="+", help="image files")
     classify.add_argument("--model", required=True, help="ONNX classifier with an (N, classes) output")
     classify.add_argument("--top-k", type=int, default=5, help="how many classes to print per image (default: 5)")
-    classify.add_argument("--labels", help="class names file, one per line (default: ImageNet's for 1000 classes)")
+    classify.add_argument("--names", "--labels", dest="names",
+                          help="class names file, one per line (default: ImageNet's for 1000 classes)")
     classify.add_argument("--input-size", type=int, default=224, help="centre crop fed to the model (default: 224)")
     classify.add_argument("--resize", type=int, default=256, help="shorter side before the crop (default: 256)")
     classify.add_argument("--mean", type=float, nargs=3, default=IMAGENET_MEAN, metavar=("R", "G", "B"),
@@ -308,8 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="normalisation mean (1 or 3 values, R G B) in pixel/255 units (default: ImageNet's)")
     segment.add_argument("--std", type=float, nargs="+", default=IMAGENET_STD, metavar="S",
                          help="normalisation std (1 or 3 values, R G B) in pixel/255 units (default: ImageNet's)")
-    segment.add_argument("--labels", help="class names file, one per line (default: the model's metadata, else "
-                         "class0, class1, ...)")
+    segment.add_argument("--names", "--labels", dest="names", help="class names file, one per line (default: the "
+                         "model's metadata, else class0, class1, ...)")
     segment.add_argument("--letterbox", action="store_true", help="keep the aspect ratio and pad (default: stretch)")
     segment.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default: auto, "
                          "ONNX Runtime)")
@@ -362,10 +366,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def configure_logging(verbosity: int) -> None:
+    """Logging for the command line, on stderr: fastinfer's notes (INFO), its debug messages with ``-v``,
+    every library's with ``-vv``; other libraries' warnings always."""
+    logging.basicConfig(level=logging.DEBUG if verbosity >= 2 else logging.WARNING, format="%(name)s: %(message)s")
+    logging.getLogger("fastinfer").setLevel(logging.DEBUG if verbosity >= 1 else logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
-    logging.getLogger("fastinfer").setLevel(logging.INFO)
+    configure_logging(args.verbose)
     try:
         return args.run(args)
     except FastInferError as exc:

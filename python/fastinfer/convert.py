@@ -42,12 +42,9 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import logging
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,11 +55,11 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from .errors import InvalidInputError, ModelLoadError
-from .models import cache_home
+from .runtime import cache
 
 __all__ = ["FORMAT_VERSION", "OPSET", "darknet_to_onnx", "cached_onnx"]
 
-log = logging.getLogger("fastinfer")
+log = logging.getLogger(__name__)
 
 #: Version of the produced graph; part of the cache key, so bumping it
 #: invalidates every cached conversion.
@@ -172,7 +169,7 @@ def cached_onnx(cfg: PathLike, weights: PathLike, *, input_size: Optional[tuple[
     """The ONNX conversion of a Darknet model, converted once and cached.
 
     The file is ``<home>/onnx/<key>.onnx`` (``<home>`` as in
-    :func:`fastinfer.models.cache_home`), ``<key>`` the SHA-256 of the cfg
+    :func:`fastinfer.runtime.cache.home`), ``<key>`` the SHA-256 of the cfg
     bytes, the weights bytes, the input size and :data:`FORMAT_VERSION`. It
     has a dynamic batch dimension. Conversions are written to a temporary
     file in that folder and renamed into place, so concurrent processes never
@@ -198,28 +195,11 @@ def cached_onnx(cfg: PathLike, weights: PathLike, *, input_size: Optional[tuple[
     if size is None:
         net = _read_cfg(cfg_path)
         size = (net.require_int("width"), net.require_int("height"))
-    digest = hashlib.sha256()
-    digest.update(f"fastinfer darknet->onnx {FORMAT_VERSION} opset {OPSET}\n".encode())
-    for label, path in (("cfg", cfg_path), ("weights", weights_path)):
-        digest.update(f"{label} {_file_size(path, label)}\n".encode())
-        try:
-            with open(path, "rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(chunk)
-        except OSError as exc:
-            raise ModelLoadError(f"cannot read Darknet {label} '{path}': {exc.strerror or exc}") from exc
-    digest.update(f"input {size[0]}x{size[1]}\n".encode())
-    folder = cache_home(cache_dir) / "onnx"
-    target = folder / f"{digest.hexdigest()}.onnx"
-    if target.is_file():
-        log.debug("ONNX conversion of '%s' found in cache: %s", cfg_path, target)
-        return target
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ModelLoadError(f"cannot create the cache folder {folder}: {exc.strerror or exc}") from exc
-    darknet_to_onnx(cfg_path, weights_path, target, input_size=size)
-    return target
+    key = cache.Key(f"fastinfer darknet->onnx {FORMAT_VERSION} opset {OPSET}")
+    key.file(cfg_path, "Darknet cfg").file(weights_path, "Darknet weights").text(f"input {size[0]}x{size[1]}")
+    return cache.cached("onnx", key.hexdigest(), ".onnx",
+                        lambda tmp: darknet_to_onnx(cfg_path, weights_path, tmp, input_size=size),
+                        cache_dir=cache_dir, what="ONNX model")
 
 
 # --------------------------------------------------------------------------
@@ -257,21 +237,8 @@ def _file_size(path: Path, label: str) -> int:
 
 def _save_atomic(model: onnx.ModelProto, path: Path) -> None:
     """Writes ``model`` to a temporary file beside ``path``, then renames it onto ``path``."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
-    except OSError as exc:
-        raise ModelLoadError(f"cannot write ONNX model '{path}': {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(model.SerializeToString())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise ModelLoadError(f"cannot write ONNX model '{path}': {exc.strerror or exc}") from exc
-        raise
+    with cache.atomic_file(path, "ONNX model") as handle:
+        handle.write(model.SerializeToString())
 
 
 # --------------------------------------------------------------------------

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from . import _core
+from ._deprecation import rename_names
 from .errors import InvalidInputError
+from .results._common import JsonResult, as_uint8_image, jsonable, labels_for
 
 
+@rename_names
 @dataclass(frozen=True)
-class Detections:
+class Detections(JsonResult):
     """Objects found in one image.
 
     Attributes:
         xyxy: ``(N, 4)`` float32 boxes ``x1, y1, x2, y2`` in original-image pixels.
         confidence: ``(N,)`` float32 scores.
         class_id: ``(N,)`` int64 class indices.
-        class_names: the model's class names, indexed by ``class_id``.
+        names: the model's class names, indexed by ``class_id`` (``class_names``: deprecated).
         metadata: backend, input size, timings (ms) and the like.
 
     Example:
@@ -35,7 +37,7 @@ class Detections:
     xyxy: np.ndarray
     confidence: np.ndarray
     class_id: np.ndarray
-    class_names: Sequence[str] = ()
+    names: Sequence[str] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -54,26 +56,24 @@ class Detections:
         object.__setattr__(self, "xyxy", xyxy)
         object.__setattr__(self, "confidence", confidence)
         object.__setattr__(self, "class_id", class_id)
-        object.__setattr__(self, "class_names", tuple(self.class_names))
+        object.__setattr__(self, "names", tuple(self.names))
 
     @classmethod
-    def empty(cls, class_names: Sequence[str] = ()) -> Detections:
+    def empty(cls, names: Sequence[str] = ()) -> Detections:
         """Detections with no boxes."""
-        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), class_names)
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), names)
 
     @property
     def labels(self) -> list[str]:
         """The class name of each detection (the id as text when it has no name)."""
-        names = self.class_names
-        return [names[i] if 0 <= i < len(names) else str(i) for i in self.class_id.tolist()]
+        return labels_for(self.names, self.class_id)
 
     def __len__(self) -> int:
         return len(self.confidence)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, float, int, str]]:
         """Yields ``(xyxy, confidence, class_id, label)`` per detection."""
-        for box, score, cid, label in zip(self.xyxy, self.confidence.tolist(), self.class_id.tolist(), self.labels):
-            yield box, score, cid, label
+        yield from zip(self.xyxy, self.confidence.tolist(), self.class_id.tolist(), self.labels)
 
     def __getitem__(self, index: int | slice | Sequence[int] | np.ndarray) -> Detections:
         """Selects detections by int, slice, index array or boolean mask."""
@@ -83,7 +83,7 @@ class Detections:
             index = [int(index)]
         if isinstance(index, np.ndarray) and index.dtype == bool and index.shape != (len(self),):
             raise IndexError(f"boolean mask must have shape ({len(self)},), got {index.shape}")
-        return Detections(self.xyxy[index], self.confidence[index], self.class_id[index], self.class_names,
+        return Detections(self.xyxy[index], self.confidence[index], self.class_id[index], self.names,
                           dict(self.metadata))
 
     def __repr__(self) -> str:
@@ -98,16 +98,12 @@ class Detections:
                  "label": label}
                 for box, score, cid, label in self
             ],
-            "metadata": _jsonable(self.metadata),
+            "metadata": jsonable(self.metadata),
         }
-
-    def to_json(self, **kwargs: Any) -> str:
-        """``to_dict()`` as a JSON string; keyword arguments go to ``json.dumps``."""
-        return json.dumps(self.to_dict(), **kwargs)
 
     def draw(self, image: np.ndarray) -> np.ndarray:
         """Returns a BGR copy of ``image`` with each box and ``label:0.83`` drawn on it."""
-        image = _as_uint8_image(image)
+        image = as_uint8_image(image)
         return _core.draw_detections(image, self.xyxy, self.confidence, self.class_id.astype(np.int32), self.labels)
 
     def to_supervision(self) -> Any:
@@ -119,20 +115,3 @@ class Detections:
         return sv.Detections(xyxy=self.xyxy.copy(), confidence=self.confidence.copy(), class_id=self.class_id.copy(),
                              data={"class_name": np.array(self.labels, dtype=str)})
 
-
-def _as_uint8_image(image: Any) -> np.ndarray:
-    if not isinstance(image, np.ndarray):
-        raise InvalidInputError(f"image must be a numpy array, got {type(image).__name__}")
-    return np.ascontiguousarray(image)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value

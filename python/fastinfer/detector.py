@@ -1,78 +1,33 @@
-"""Object detection: preprocess -> backend -> postprocess."""
+"""Object detection: YOLO-family and SSD detectors on the task base (``fastinfer.tasks.Task``)."""
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence, overload
+from typing import Any, Sequence
 
 import numpy as np
 
-from . import _core, backends, convert, darknet, heads, models, quantization
+from . import _core, backends, darknet, heads, models, quantization
 from .detections import Detections
 from .errors import InvalidInputError, ModelLoadError
+from .formats import onnx as onnx_format
 from .images import ImageLike
-from .stream import DetectionStream, Source
+from .preprocessing import PRESETS, Preprocessing
 from .ssd import DEFAULT_MAX_DET, PriorsLike, SSDConfig, SSDPriors, load_priors
-from .tasks import Size, check_choice, check_size, read_labels, run
+from .tasks import Names, Task, read_names
+from .validate import Size, check_choice, check_count, check_instance, check_size, check_unit
 
-log = logging.getLogger("fastinfer")
+log = logging.getLogger(__name__)
 
 HEADS = heads.HEADS
 PRECISIONS = ("fp32", "int8")
 
-
-def _check_unit(name: str, value: float) -> float:
-    value = float(value)
-    if not 0.0 <= value <= 1.0:
-        raise InvalidInputError(f"{name} must be in [0, 1], got {value}")
-    return value
+__all__ = ["Detector", "Preprocessing", "PRESETS", "HEADS", "PRECISIONS"]
 
 
-@dataclass(frozen=True)
-class Preprocessing:
-    """How images become the network input; the C++ core applies it and maps boxes back.
-
-    Example (NudeNet's own: pad to a square at the bottom/right with black,
-    then resize; BGR; 1/255)::
-
-        fastinfer.Preprocessing(mode="pad_resize", swap_rb=False, pad_value=0, center=False)
-    """
-
-    mode: str = "stretch"  # stretch | crop | letterbox | pad_resize
-    scale: float = 1.0 / 255.0
-    swap_rb: bool = True
-    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    pad_value: float = 127.5
-    center: bool = True  # letterbox: centre the image (False: top-left, padding bottom/right)
-    sizing: str = "darknet"  # letterbox sizes: darknet (per-axis integer scales), floor or round (one ratio)
-
-    def __post_init__(self) -> None:
-        check_choice("preprocessing mode", self.mode, ("stretch", "crop", "letterbox", "pad_resize"))
-        check_choice("preprocessing sizing", self.sizing, ("darknet", "floor", "round"))
-        if len(self.mean) != 3 or len(self.std) != 3:
-            raise InvalidInputError(f"preprocessing mean and std need 3 values, got {self.mean} and {self.std}")
-
-
-#: Each family's own pre-processing: the classic Darknet demo (1/255, RGB,
-#: stretch; letterbox pads 0.5 grey as Darknet does), Ultralytics (centred
-#: letterbox with 114 grey, rounded sizes, 1/255, RGB), YOLOX (letterbox
-#: with 114 at the bottom and right, truncated sizes, raw 0-255 BGR) and the
-#: original SSD300 (stretch, raw 0-255 BGR minus the mean 104, 117, 123).
-PRESETS = {
-    "darknet": Preprocessing(),
-    "yolov5": Preprocessing(mode="letterbox", pad_value=114.0, sizing="round"),
-    "yolov8": Preprocessing(mode="letterbox", pad_value=114.0, sizing="round"),
-    "yolox": Preprocessing(mode="letterbox", scale=1.0, swap_rb=False, pad_value=114.0, center=False,
-                           sizing="floor"),
-    "ssd": Preprocessing(scale=1.0, swap_rb=False, mean=(104.0, 117.0, 123.0)),
-}
-
-
-class Detector:
+class Detector(Task[Detections]):
     """A YOLO-family or SSD object detector.
 
     Args:
@@ -99,7 +54,7 @@ class Detector:
             ``"yolox"`` or ``"ssd"``; default: recognised from the model
             (``"ssd"``: two outputs ``(B, N, 4)`` and ``(B, N, K)``).
         preprocessing: how images become the input (``fastinfer.Preprocessing``);
-            default: the head's preset in ``fastinfer.detector.PRESETS``
+            default: the head's preset in ``fastinfer.preprocessing.PRESETS``
             (SSD: stretch, BGR 0-255 minus the mean 104, 117, 123).
         precision: ``"fp32"`` or ``"int8"`` (static INT8 on ONNX Runtime,
             calibrated on ``calibration_images`` and cached).
@@ -124,19 +79,20 @@ class Detector:
         >>> ssd = fastinfer.Detector("ssd300.onnx", priors="priors.npy", ssd=fastinfer.SSDConfig(scores="sigmoid"))
     """
 
+    task = "detect"
+    names: tuple[str, ...]
+
     def __init__(self, model: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None,
-                 names: str | os.PathLike[str] | Sequence[str] | None = None, *, input_size: Size | None = None,
+                 names: Names | None = None, *, input_size: Size | None = None,
                  conf: float = 0.25, iou: float = 0.45, letterbox: bool | None = None, backend: str = "auto",
                  head: str | None = None, preprocessing: Preprocessing | None = None, precision: str = "fp32",
                  calibration_images: Sequence[ImageLike] | None = None, class_agnostic: bool = False,
                  max_det: int | None = None, threads: int | None = None, providers: Sequence[str] | None = None,
                  graph_optimization: str = "all", priors: PriorsLike | None = None,
                  ssd: SSDConfig | None = None) -> None:
-        self.conf = _check_unit("conf", conf)
-        self.iou = _check_unit("iou", iou)
-        if max_det is not None and (isinstance(max_det, bool) or not isinstance(max_det, int) or max_det < 1):
-            raise InvalidInputError(f"max_det must be None or >= 1, got {max_det!r}")
-        self.max_det = max_det
+        self.conf = check_unit("conf", conf)
+        self.iou = check_unit("iou", iou)
+        self.max_det = check_count("max_det", max_det, optional=True)
         self.class_agnostic = bool(class_agnostic)
         self.ssd: SSDConfig | None = None  # SSD models only: decoding and priors
         self.priors: np.ndarray | None = None
@@ -147,6 +103,8 @@ class Detector:
         if precision == "int8" and backend == "opencv":
             raise InvalidInputError("precision='int8' runs on ONNX Runtime; use backend='auto' or 'onnxruntime'")
 
+        self.weights_path: Path | None = None
+        onnx_path: Path | None
         path, zoo = self._locate(model)
         if path.suffix.lower() == ".cfg":
             if zoo is not None:
@@ -164,25 +122,27 @@ class Detector:
             # be skipped without reading their class scores.
             self._objectness_gate = True
             # ONNX Runtime runs Darknet models converted to ONNX (once, cached).
+            from . import convert  # imported here: it needs the onnx package
+
             onnx_path = None if backend == "opencv" else convert.cached_onnx(
                 resolved.cfg, resolved.weights, input_size=self.input_size)
         elif path.suffix.lower() == ".onnx":
             if weights is not None:
                 raise InvalidInputError(f"weights= is for Darknet models; ONNX model '{path}' holds its own")
-            description = heads.describe_onnx(path)
-            self._objectness_gate = description["metadata"].get(heads.HEAD_KEY) == "darknet"
-            self.model_path, self.weights_path, onnx_path = path, None, path
-            self.input_size = self._onnx_input_size(path, description, input_size)
-            out_shapes = [o["shape"] for o in description["outputs"]]
-            given = read_labels(names)
-            self.head = head or heads.detect_head(out_shapes, description["metadata"],
+            description = onnx_format.describe(path)
+            self._objectness_gate = description.metadata.get(heads.HEAD_KEY) == "darknet"
+            self.model_path, onnx_path = path, path
+            self.input_size = self._onnx_input_size(description, input_size)
+            out_shapes = [list(o.shape) for o in description.outputs]
+            given = read_names(names)
+            self.head = head or heads.detect_head(out_shapes, description.metadata,
                                                   num_classes=len(given) if given else None,
                                                   input_size=self.input_size)
             if self.head == "ssd":
-                self.names = self._ssd_layout(path, description["outputs"], priors, ssd,
-                                              given or heads.names_from_metadata(description["metadata"]))
+                self.names = self._ssd_layout(path, description.outputs, priors, ssd,
+                                              given or heads.names_from_metadata(description.metadata))
             else:
-                self.names = tuple(given or heads.names_from_metadata(description["metadata"]) or
+                self.names = tuple(given or heads.names_from_metadata(description.metadata) or
                                    self._generic_names(out_shapes, self.head))
         else:
             raise ModelLoadError(f"cannot tell the format of model '{path}': expected a Darknet .cfg or an .onnx file")
@@ -190,27 +150,22 @@ class Detector:
             raise InvalidInputError(f"priors= and ssd= are for SSD models (head='ssd'); model '{path}' has the "
                                     f"'{self.head}' head")
 
-        if preprocessing is not None and not isinstance(preprocessing, Preprocessing):
-            raise InvalidInputError(f"preprocessing must be a fastinfer.Preprocessing, got {type(preprocessing).__name__}")
+        check_instance("preprocessing", preprocessing, Preprocessing, "fastinfer.Preprocessing")
         preset = preprocessing or PRESETS[self.head]
         if letterbox is not None:
-            preset = replace(preset, mode="letterbox" if letterbox else "stretch")
+            preset = preset.replace(mode="letterbox" if letterbox else "stretch")
         self.preprocessing = preset
 
         if self.precision == "int8":
+            assert onnx_path is not None  # int8 is refused on opencv above
             onnx_path = quantization.cached_int8(onnx_path, calibration_images, self._one_blob,
                                                  key=f"{self.preprocessing}{self.input_size}")
-        if backend == "opencv":
+        if backend == "opencv" or onnx_path is None:
             self.backend = backends.load(self.model_path, self.weights_path, "opencv")
         else:
             self.backend = backends.load(onnx_path, None, backend, threads=threads, providers=providers,
                                          graph_optimization=graph_optimization)
         self.onnx_path = onnx_path
-
-    @property
-    def mode(self) -> str:
-        """How images are fitted to the input: ``stretch``, ``crop`` or ``letterbox``."""
-        return self.preprocessing.mode
 
     @staticmethod
     def _locate(model: str | os.PathLike[str]) -> tuple[Path, models.ModelFiles | None]:
@@ -225,7 +180,7 @@ class Detector:
         return zoo.cfg, zoo
 
     @staticmethod
-    def _generic_names(out_shapes: list[list[int | str]], head: str) -> list[str]:
+    def _generic_names(out_shapes: list[list[int | str | None]], head: str) -> list[str]:
         """``class0``, ``class1``, ... for a model that does not name its classes (COCO for Darknet rows)."""
         channels = out_shapes[0][1] if head == "yolov8" else out_shapes[0][-1]
         if not isinstance(channels, int):
@@ -233,19 +188,18 @@ class Detector:
         count = channels - (4 if head == "yolov8" else 5)
         return darknet.coco_names() if head == "darknet" and count == 80 else [f"class{i}" for i in range(count)]
 
-    def _ssd_layout(self, path: Path, outputs: list[dict], priors: PriorsLike | None, config: SSDConfig | None,
-                    names: list[str] | None) -> tuple[str, ...]:
+    def _ssd_layout(self, path: Path, outputs: Sequence[onnx_format.TensorInfo], priors: PriorsLike | None,
+                    config: SSDConfig | None, names: list[str] | None) -> tuple[str, ...]:
         """Sets up an SSD: its priors, decoding and outputs, checked against the model; returns the names."""
-        if config is not None and not isinstance(config, SSDConfig):
-            raise InvalidInputError(f"ssd must be a fastinfer.SSDConfig, got {type(config).__name__}")
+        check_instance("ssd", config, SSDConfig, "fastinfer.SSDConfig")
         self.ssd = config or SSDConfig()
-        out_shapes = [o["shape"] for o in outputs]
+        out_shapes = [list(o.shape) for o in outputs]
         layout = heads.ssd_outputs(out_shapes)
         if layout is None:
             raise ModelLoadError(f"an SSD model needs two outputs (B, N, 4) and (B, N, classes) with the same N; "
                                  f"model '{path}' has outputs of shapes {out_shapes}")
         # By name too: OpenCV does not keep the graph's order of the outputs.
-        self._ssd_outputs = tuple((i, outputs[i]["name"]) for i in layout)
+        self._ssd_outputs = tuple((i, outputs[i].name) for i in layout)
         self.priors = load_priors(priors if priors is not None else SSDPriors())
         rows, columns = out_shapes[layout[0]][1], out_shapes[layout[1]][2]
         if isinstance(rows, int) and rows != len(self.priors):
@@ -264,18 +218,15 @@ class Detector:
         return tuple(names)
 
     @staticmethod
-    def _onnx_input_size(path: Path, description: dict, input_size: Size | None) -> tuple[int, int]:
+    def _onnx_input_size(description: onnx_format.OnnxDescription, input_size: Size | None) -> tuple[int, int]:
         """``input_size`` if given, else the model's fixed H/W, else the ``imgsz`` in its metadata."""
         if input_size is not None:
             return check_size(input_size)
-        shape = description["inputs"][0]["shape"]
-        if len(shape) == 4 and isinstance(shape[2], int) and isinstance(shape[3], int):
-            return shape[3], shape[2]
-        imgsz = heads.imgsz_from_metadata(description["metadata"])
-        if imgsz is not None:
-            return imgsz
-        raise InvalidInputError(f"ONNX model '{path}' has a dynamic input size ({shape}): pass input_size=(width, "
-                                "height)")
+        fixed = description.inputs[0].image_size() or heads.imgsz_from_metadata(description.metadata)
+        if fixed is not None:
+            return fixed
+        raise InvalidInputError(f"ONNX model '{description.path}' has a dynamic input size "
+                                f"({list(description.inputs[0].shape)}): pass input_size=(width, height)")
 
     def _one_blob(self, image: np.ndarray) -> np.ndarray:
         return self.preprocess([image])[0]
@@ -286,24 +237,30 @@ class Detector:
                 f"precision='{self.precision}', input_size={w}x{h}, classes={len(self.names)}, conf={self.conf}, "
                 f"iou={self.iou}, mode='{self.preprocessing.mode}')")
 
-    def preprocess(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """BGR images -> (NCHW float32 blob, per-image transforms)."""
-        p = self.preprocessing
-        return _core.make_blob(list(images), self.input_size, p.mode, p.swap_rb, p.scale, list(p.mean), list(p.std),
-                               p.pad_value, center=p.center, sizing=p.sizing)
+    def check_options(self, *, conf: float | None = None, iou: float | None = None) -> dict[str, Any]:
+        """Per-call thresholds: ``conf`` and ``iou`` (None: the detector's own)."""
+        return {"conf": self.conf if conf is None else check_unit("conf", conf),
+                "iou": self.iou if iou is None else check_unit("iou", iou)}
+
+    def metadata_extra(self) -> dict[str, Any]:
+        return {"head": self.head, "precision": self.precision}
+
+    def make_result(self, decoded: Any, metadata: dict[str, Any], transform: np.ndarray) -> Detections:
+        xyxy, confidence, class_id = decoded
+        return Detections(xyxy, confidence, class_id, self.names, metadata)
 
     def postprocess(self, outputs: Sequence[np.ndarray], transforms: np.ndarray, *, conf: float | None = None,
                     iou: float | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Model outputs -> per image ``(xyxy, confidence, class_id)`` in original-image pixels."""
-        conf = self.conf if conf is None else _check_unit("conf", conf)
-        iou = self.iou if iou is None else _check_unit("iou", iou)
+        conf, iou = self.check_options(conf=conf, iou=iou).values()
         max_det = self.max_det or 0
         if self.head == "ssd":
+            assert self.ssd is not None and self.priors is not None  # set up with head "ssd"
             named = dict(zip(self.backend.output_names, outputs))
             loc, logits = (named.get(name, outputs[i]) for i, name in self._ssd_outputs)
             return _core.postprocess_ssd(loc, logits, self.priors, transforms, self.input_size, conf, iou,
                                          self.class_agnostic, max_det, variances=self.ssd.variances,
-                                         scores=self.ssd.scores, background=self.ssd.background)
+                                         scores=self.ssd.scores or "raw", background=self.ssd.background)
         if self.head == "darknet":
             expected = 5 + len(self.names)
             for out in outputs:
@@ -315,54 +272,3 @@ class Detector:
                                              self.class_agnostic, max_det, objectness_gate=self._objectness_gate)
         return _core.postprocess_head(outputs[0], transforms, self.input_size, self.head, conf, iou,
                                       self.class_agnostic, max_det)
-
-    @overload
-    def __call__(self, source: ImageLike, *, conf: float | None = ..., iou: float | None = ...) -> Detections: ...
-
-    @overload
-    def __call__(self, source: Sequence[ImageLike], *, conf: float | None = ...,
-                 iou: float | None = ...) -> list[Detections]: ...
-
-    def __call__(self, source, *, conf=None, iou=None):
-        """Detects objects in one image (path or BGR array) or a list of them (one batch).
-
-        Returns:
-            ``Detections`` for one image, a list of them for a list.
-        """
-        done = run(self, source, lambda outputs, transforms: self.postprocess(outputs, transforms, conf=conf, iou=iou))
-        if done is None:
-            return []
-        meta = {"backend": self.backend.name, "head": self.head, "precision": self.precision,
-                "input_size": list(self.input_size), "mode": self.preprocessing.mode, "timings": done.timings}
-        return done.unwrap([Detections(xyxy, score, cid, self.names, dict(meta, image_size=done.image_size(i)))
-                            for i, (xyxy, score, cid) in enumerate(done.result)])
-
-    def stream(self, source: Source, *, batch_size: int = 1, workers: int | None = None) -> DetectionStream:
-        """Detects objects in every frame of a video, camera, folder or list of images, as a pipeline.
-
-        Decoding, pre-processing and inference run on their own threads (see
-        ``fastinfer.stream``); results equal calling the detector on each frame
-        (each batch of ``batch_size`` frames) in turn. Unreadable images in a
-        folder are skipped with a ``fastinfer.StreamWarning``.
-
-        Args:
-            source: a video file, a camera index, a folder of images (sorted by
-                name), or a list of image paths or BGR arrays.
-            batch_size: frames per network call.
-            workers: inference threads (None: 1). With several, give the
-                detector ``threads=`` so that together they fit the cores.
-
-        Returns:
-            An iterator of ``(frame_index, frame, Detections)`` in frame order;
-            leaving the loop early stops its threads.
-
-        Raises:
-            InvalidInputError: the video or camera cannot be opened, or a frame
-                cannot be used (the message names the frame).
-
-        Example:
-            >>> det = fastinfer.Detector("yolov3-tiny")
-            >>> for index, frame, dets in det.stream("street.mp4"):
-            ...     print(index, len(dets))
-        """
-        return DetectionStream(self, source, batch_size=batch_size, workers=workers)

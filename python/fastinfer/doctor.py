@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import __version__, _core, backends
+from . import _core, backends
+from ._version import __version__
 from .errors import BackendUnavailableError
 
 CUDA_PROVIDER = "CUDAExecutionProvider"

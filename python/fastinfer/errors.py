@@ -10,6 +10,21 @@ raised in Python are the same type::
     └── BackendUnavailableError  a backend or provider is missing or too old
 """
 
-from ._core import BackendError, BackendUnavailableError, FastInferError, InvalidInputError, ModelLoadError
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the same hierarchy, spelled out for type checkers (the generated stub cannot)
+
+    class FastInferError(Exception): ...
+
+    class ModelLoadError(FastInferError): ...
+
+    class InvalidInputError(FastInferError, ValueError): ...
+
+    class BackendError(FastInferError): ...
+
+    class BackendUnavailableError(FastInferError): ...
+
+else:
+    from ._core import BackendError, BackendUnavailableError, FastInferError, InvalidInputError, ModelLoadError
 
 __all__ = ["FastInferError", "ModelLoadError", "InvalidInputError", "BackendError", "BackendUnavailableError"]

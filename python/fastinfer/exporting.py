@@ -32,9 +32,9 @@ from typing import Any, Sequence, Union
 import numpy as np
 
 from .errors import BackendUnavailableError, FastInferError, InvalidInputError
-from .model_info import TensorInfo, tensor_info
+from .formats.onnx import TensorInfo, tensor_info
 
-log = logging.getLogger("fastinfer")
+log = logging.getLogger(__name__)
 
 #: Opset used when none is given: ONNX Runtime >= 1.21 and the TorchScript exporter both run it.
 DEFAULT_OPSET = 17
@@ -237,7 +237,7 @@ def _input_axes(inputs: tuple, names: list[str], dynamic_batch: bool, dynamic_hw
 def _output_axes(input_axes: dict[str, dict[int, str]], names: list[str], input_names: list[str],
                  trials: list[tuple[str, tuple]], outputs: list[list[np.ndarray]]) -> dict[str, dict[int, str]]:
     """Names each output dim that equals a dynamic input axis on every trial (torch's own shapes)."""
-    where = {}  # axis -> (input index, dim), its first occurrence
+    where: dict[str, tuple[int, int]] = {}  # axis name -> (input index, dim), its first occurrence
     for i, name in enumerate(input_names):
         for dim, axis in input_axes.get(name, {}).items():
             where.setdefault(axis, (i, dim))

@@ -29,11 +29,10 @@ from __future__ import annotations
 import ast
 import math
 import os
-from pathlib import Path
 from typing import Any, Mapping, Sequence, Union
 
 from .errors import ModelLoadError
-from .model_info import tensor_info
+from .formats import onnx as onnx_format
 
 HEADS = ("darknet", "yolov5", "yolov8", "yolox", "ssd")
 DEFAULT_STRIDES = (8, 16, 32)
@@ -48,47 +47,21 @@ Dim = Union[int, str, None]  # a fixed size, a symbolic name, or unknown
 
 
 def describe_onnx(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Inputs, outputs and metadata of an ONNX model, read without running it.
-
-    Args:
-        path: the ``.onnx`` file. External weight files are not read.
+    """Inputs, outputs and metadata of an ONNX model as plain dicts (``fastinfer.formats.onnx.describe``).
 
     Returns:
         ``{"inputs": [...], "outputs": [...], "metadata": {...}}``; each input
         and output is ``{"name": str, "shape": list, "dtype": str}`` where a
-        dimension is an int, the name of a symbolic dimension (str), or None
-        when it is neither; ``metadata`` holds the model's ``metadata_props``.
+        dimension is an int, the name of a symbolic dimension (str), or None.
 
     Raises:
-        ModelLoadError: the file is missing or is not an ONNX model.
+        ModelLoadError: the file is missing, is not an ONNX model, or has no outputs.
 
     Example:
         >>> describe_onnx("320n.onnx")["inputs"]
         [{'name': 'images', 'shape': ['batch', 3, 'height', 'width'], 'dtype': 'float32'}]
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelLoadError(f"ONNX model '{path}' does not exist")
-    import onnx  # imported here: only ONNX models need it
-
-    try:
-        model = onnx.load(os.fspath(path), load_external_data=False)
-    except Exception as exc:  # protobuf raises its own DecodeError, onnx a few others
-        raise ModelLoadError(f"cannot read ONNX model '{path}': {type(exc).__name__}: {exc}") from exc
-    if not model.graph.output:
-        raise ModelLoadError(f"ONNX model '{path}' has no outputs")
-    initializers = {t.name for t in model.graph.initializer}
-
-    def value_info(v: Any) -> dict[str, Any]:
-        t = tensor_info(v)
-        return {"name": t.name, "shape": list(t.shape), "dtype": t.dtype}
-
-    return {
-        # Old exporters list the weights among the inputs too.
-        "inputs": [value_info(v) for v in model.graph.input if v.name not in initializers],
-        "outputs": [value_info(v) for v in model.graph.output],
-        "metadata": {p.key: p.value for p in model.metadata_props},
-    }
+    return onnx_format.describe(path).to_dict()
 
 
 def grid_cells(input_size: tuple[int, int], strides: Sequence[int] = DEFAULT_STRIDES) -> int:
@@ -263,7 +236,7 @@ def detect_head(output_shapes: Sequence[Sequence[Dim]], metadata: Mapping[str, s
     if not isinstance(a, int):
         raise cannot_tell("its row count is dynamic, so the grid cannot be checked")
     size = input_size or imgsz_from_metadata(metadata)
-    found = _row_head_for(a, [tuple(size)] if size else _square_sizes())
+    found = _row_head_for(a, [(size[0], size[1])] if size else _square_sizes())
     if found is None:
         where = f"a {size[0]}x{size[1]} input" if size else "any square input"
         raise cannot_tell(f"{a} rows is neither the grid cells of {where} over strides "

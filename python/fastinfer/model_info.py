@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 from . import _core
-from .tasks import check_size
 from .errors import InvalidInputError, ModelLoadError
-
-Dim = Union[int, str, None]  # a fixed size, a symbolic name, or unknown
+from .formats import onnx as onnx_format
+from .formats.onnx import Dim, TensorInfo, dtype_name, tensor_info
+from .validate import check_size
 
 #: ONNX op types whose multiply-accumulates are counted.
 ONNX_COUNTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
@@ -47,15 +47,6 @@ DARKNET_COUNTED_LAYERS = ("convolutional", "connected")
 # (op type, input index) pairs that hold shape or quantization constants, not parameters.
 _CONSTANT_INPUTS = {"Resize": (1, 2, 3), "Upsample": (1,), "QuantizeLinear": (1, 2), "DequantizeLinear": (1, 2)}
 _DARKNET_HEADS = ("yolo", "region", "detection")
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    """A model input or output: name, shape (int, symbolic name or None per dimension) and numpy dtype name."""
-
-    name: str
-    shape: tuple[Dim, ...]
-    dtype: str
 
 
 @dataclass(frozen=True)
@@ -147,10 +138,11 @@ class ModelInfo:
             lines.append(f"{title}:")
             lines += _table([(t.name, _shape_text(t.shape), t.dtype) for t in tensors], indent="  ")
         if layers:
-            rows = [(x.name, x.op, _shape_text(x.output_shape), f"{x.params:,}", f"{x.macs:,}") for x in self.layers]
+            rows: list[tuple[str, ...]] = [(x.name, x.op, _shape_text(x.output_shape), f"{x.params:,}", f"{x.macs:,}")
+                                           for x in self.layers]
             lines.append("")
             lines += _table(rows, ("Layer", "Op", "Output shape", "Params", "MACs"), right=(3, 4))
-        rows = [(op, str(c.count), f"{c.macs:,}", f"{c.flops / 1e9:.3f}") for op, c in self.by_type.items()]
+        rows = [(op, str(c.count), f"{c.macs:,}", f"{c.flops / 1e9:.3f}") for op, c in self.by_type.items()]  # noqa
         rows.append(("total", str(sum(c.count for c in self.by_type.values())), f"{self.macs:,}",
                      f"{self.flops / 1e9:.3f}"))
         lines.append("")
@@ -214,16 +206,13 @@ def info(path: Union[str, os.PathLike[str]], *, input_size: Union[int, Sequence[
 def _onnx_info(path: Path, size: Optional[tuple[int, int]]) -> ModelInfo:
     import onnx  # imported here: only ONNX models need it
 
-    try:
-        model = onnx.load(os.fspath(path), load_external_data=False)
-    except Exception as exc:  # protobuf raises its own DecodeError, onnx a few others
-        raise ModelLoadError(f"cannot read ONNX model '{path}': {type(exc).__name__}: {exc}") from exc
+    model = onnx_format.load(path)
     graph = model.graph
     if not graph.node or not graph.output:
         raise ModelLoadError(f"'{path}' is not an ONNX model: its graph has {len(graph.node)} nodes and "
                              f"{len(graph.output)} outputs")
     initializers = {t.name for t in graph.initializer}
-    inputs = tuple(tensor_info(v) for v in graph.input if v.name not in initializers)
+    inputs = tuple(tensor_info(v) for v in onnx_format.graph_inputs(model))
     declared = _declared_size(graph, initializers)
     declared_outputs = {o.name: tensor_info(o).shape for o in graph.output}
     used = _fix_inputs(graph, initializers, size, path)
@@ -239,7 +228,7 @@ def _onnx_info(path: Path, size: Optional[tuple[int, int]]) -> ModelInfo:
             raise InvalidInputError(f"input_size {size[0]}x{size[1]} does not fit ONNX model '{path}'{made_for}: "
                                     f"shape inference failed: {why}") from exc
         raise ModelLoadError(f"shape inference failed on ONNX model '{path}': {type(exc).__name__}: {why}") from exc
-    shapes = {t.name: tuple(int(d) for d in t.dims) for t in graph.initializer}
+    shapes: dict[str, tuple[Dim, ...]] = {t.name: tuple(int(d) for d in t.dims) for t in graph.initializer}
     values = list(inferred.graph.input) + list(inferred.graph.value_info) + list(inferred.graph.output)
     shapes.update({v.name: tensor_info(v).shape for v in values if v.type.tensor_type.HasField("shape")})
 
@@ -252,8 +241,8 @@ def _onnx_info(path: Path, size: Optional[tuple[int, int]]) -> ModelInfo:
         layers.append(LayerInfo(name, node.op_type, shapes.get(node.output[0]) if node.output else None, sum(own),
                                 _onnx_macs(node, shapes, path)))
     outputs = tuple(TensorInfo(o.name, shapes.get(o.name, declared_outputs[o.name]),
-                               _dtype(o.type.tensor_type.elem_type)) for o in inferred.graph.output)
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+                               dtype_name(o.type.tensor_type.elem_type)) for o in inferred.graph.output)
+    opset = onnx_format.opset(model)
     return ModelInfo(path, "onnx", opset, used, inputs, outputs, sum(params.values()), sum(x.macs for x in layers),
                      _by_type(layers, ONNX_COUNTED_OPS), tuple(layers))
 
@@ -345,27 +334,6 @@ def _onnx_macs(node: Any, shapes: dict[str, tuple[Dim, ...]], path: Path) -> int
         trans_a = next((attr.i for attr in node.attribute if attr.name == "transA"), 0)
         return math.prod(known(node.output[0])) * a[0 if trans_a else 1]
     return math.prod(known(node.output[0])) * a[-1]  # MatMul, batched and broadcast
-
-
-def tensor_info(value: Any) -> TensorInfo:
-    """An ONNX ValueInfoProto as a ``TensorInfo``."""
-    tensor = value.type.tensor_type
-    shape: list[Dim] = []
-    for d in tensor.shape.dim:
-        if d.HasField("dim_value"):
-            shape.append(int(d.dim_value))
-        else:
-            shape.append(d.dim_param if d.HasField("dim_param") else None)
-    return TensorInfo(value.name, tuple(shape), _dtype(tensor.elem_type))
-
-
-def _dtype(elem_type: int) -> str:
-    import onnx
-
-    try:
-        return str(onnx.helper.tensor_dtype_to_np_dtype(elem_type))
-    except (KeyError, ValueError, TypeError):
-        return onnx.TensorProto.DataType.Name(elem_type).lower()
 
 
 # --------------------------------------------------------------------------

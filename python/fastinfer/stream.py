@@ -1,4 +1,4 @@
-"""Detection over a video, a camera, a folder or a list of images, as a pipeline of threads.
+"""Any task over a video, a camera, a folder or a list of images, as a pipeline of threads.
 
 Decoding, pre-processing and inference run on their own threads, joined by
 bounded queues, so that one frame is decoded while another is pre-processed
@@ -7,7 +7,7 @@ iterates. Every stage spends its time in the C++ core with the GIL released.
 
     decode --[frames]--> pre-process --[blobs]--> inference (x workers) --[outputs]--> caller: post-process
 
-Results are those of calling the detector on each frame (or on each batch of
+Results are those of calling the task on each frame (or on each batch of
 ``batch_size`` consecutive frames) one after another, in the same order.
 """
 
@@ -17,25 +17,26 @@ import itertools
 import logging
 import os
 import queue
-import sys
 import threading
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TextIO, Union
+from typing import TYPE_CHECKING, Any, Callable, Generator, Generic, Iterator, Sequence, TypeVar, Union
 
 import numpy as np
 
 from . import _core
-from .detections import Detections
 from .errors import FastInferError, InvalidInputError
 from .images import ImageLike, load_image
+from .validate import check_count
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .detector import Detector
+    from .tasks import Task
 
-log = logging.getLogger("fastinfer")
+log = logging.getLogger(__name__)
+R = TypeVar("R")
+T = TypeVar("T")
 
 VideoReader = _core.VideoReader
 VideoWriter = _core.VideoWriter
@@ -109,9 +110,9 @@ class _Source:
     close: Callable[[], None]
 
 
-def _timed(load: Callable[[], np.ndarray]) -> tuple[np.ndarray, float]:
+def _timed(load: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, float]:
     start = time.perf_counter()
-    image = load()
+    image = load(*args, **kwargs)
     return image, (time.perf_counter() - start) * 1e3
 
 
@@ -142,7 +143,7 @@ def _folder_source(folder: Path) -> _Source:
     def frames() -> Iterator[_Frame | _Skip]:
         for index, path in enumerate(paths):
             try:
-                image, ms = _timed(lambda: _core.imread(str(path)))
+                image, ms = _timed(_core.imread, str(path))
             except InvalidInputError as exc:
                 yield _Skip(index, f"skipped image {index} of folder '{folder}': {exc}")
                 continue
@@ -155,7 +156,7 @@ def _list_source(items: Sequence[ImageLike]) -> _Source:
     def frames() -> Iterator[_Frame | _Failed]:
         for index, item in enumerate(items):
             try:
-                image, ms = _timed(lambda: load_image(item, name=f"source[{index}]"))
+                image, ms = _timed(load_image, item, name=f"source[{index}]")
             except FastInferError as exc:
                 yield _Failed(index, exc)
                 return
@@ -211,8 +212,8 @@ def _get(q: queue.Queue, stop: threading.Event) -> Any:
     return _END
 
 
-class DetectionStream:
-    """Iterator of ``(frame_index, frame, Detections)`` from ``Detector.stream``.
+class Stream(Generic[R]):
+    """Iterator of ``(frame_index, frame, result)`` from a task's ``stream()`` (``Detector.stream`` and the others).
 
     Iterate it once. Leaving the loop early (``break``, an exception, Ctrl-C),
     ``close()`` or the end of a ``with`` block stops and joins its threads.
@@ -229,22 +230,21 @@ class DetectionStream:
         ...         print(f"{index}/{stream.total}: {len(dets)} objects")
     """
 
-    def __init__(self, detector: Detector, source: Source, *, batch_size: int = 1, workers: int | None = None) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise InvalidInputError(f"batch_size must be an int >= 1, got {batch_size!r}")
-        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer))
-                                    or workers < 1):
-            raise InvalidInputError(f"workers must be None or an int >= 1, got {workers!r}")
+    def __init__(self, task: Task[R], source: Source, *, batch_size: int = 1, workers: int | None = None,
+                 options: dict[str, Any] | None = None) -> None:
+        batch_size = check_count("batch_size", batch_size)  # type: ignore[assignment]
+        workers = check_count("workers", workers, optional=True)
         src = open_source(source)
         self.name, self.total, self.fps = src.name, src.total, src.fps
         self._close_source = src.close
         # The generator does not hold `self`, so dropping the stream closes it at once.
-        self._iterator = _Pipeline(detector, src, int(batch_size), int(workers or 1)).results()
+        pipeline = _Pipeline(task, src, int(batch_size), int(workers or 1), options or {})
+        self._iterator: Generator[tuple[int, np.ndarray, R], None, None] = pipeline.results()
 
-    def __iter__(self) -> DetectionStream:
+    def __iter__(self) -> Stream[R]:
         return self
 
-    def __next__(self) -> tuple[int, np.ndarray, Detections]:
+    def __next__(self) -> tuple[int, np.ndarray, R]:
         return next(self._iterator)
 
     def close(self) -> None:
@@ -252,18 +252,18 @@ class DetectionStream:
         self._iterator.close()
         self._close_source()  # when never iterated, no thread has closed it
 
-    def __enter__(self) -> DetectionStream:
+    def __enter__(self) -> Stream[R]:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-class _Pipeline:
-    """The threads and queues behind one ``DetectionStream``; ``results()`` is run by the caller."""
+class _Pipeline(Generic[R]):
+    """The threads and queues behind one ``Stream``; ``results()`` is run by the caller."""
 
-    def __init__(self, det: Detector, src: _Source, batch_size: int, workers: int) -> None:
-        self.det, self.src, self.batch_size, self.workers = det, src, batch_size, workers
+    def __init__(self, task: Task[R], src: _Source, batch_size: int, workers: int, options: dict[str, Any]) -> None:
+        self.task, self.src, self.batch_size, self.workers, self.options = task, src, batch_size, workers, options
         self.stop = threading.Event()
         self.frames_q: queue.Queue = queue.Queue(maxsize=2 * batch_size)  # single frames
         self.blobs_q: queue.Queue = queue.Queue(maxsize=2)  # (seq, batch), in order
@@ -272,8 +272,6 @@ class _Pipeline:
                         threading.Thread(target=self._preprocess, name=f"{THREAD_PREFIX}-preprocess", daemon=True)]
         self.threads += [threading.Thread(target=self._infer, name=f"{THREAD_PREFIX}-infer-{i}", daemon=True)
                          for i in range(workers)]
-        self.meta = {"backend": det.backend.name, "head": det.head, "precision": det.precision,
-                     "input_size": list(det.input_size), "mode": det.preprocessing.mode}
 
     def _decode(self) -> None:
         try:
@@ -295,7 +293,7 @@ class _Pipeline:
                 return True
             start = time.perf_counter()
             try:
-                blob, transforms = self.det.preprocess([f.image for f in pending])
+                blob, transforms = self.task.preprocess([f.image for f in pending])
                 batch: Any = _Batch(list(pending), blob, transforms, (time.perf_counter() - start) * 1e3)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
                 batch = _Failed(pending[0].index, exc)
@@ -331,14 +329,14 @@ class _Pipeline:
             if isinstance(item, _Batch):
                 start = time.perf_counter()
                 try:
-                    item.outputs = self.det.backend.forward(item.blob)
+                    item.outputs = self.task.forward(item.blob)
                     item.forward_ms = (time.perf_counter() - start) * 1e3
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller
                     item = _Failed(item.frames[0].index, exc)
             if not _put(self.outputs_q, (seq, item), self.stop) or item is _END:
                 return
 
-    def results(self) -> Iterator[tuple[int, np.ndarray, Detections]]:
+    def results(self) -> Generator[tuple[int, np.ndarray, R], None, None]:
         """Starts the threads and yields each frame's detections in order; stops the threads when left."""
         try:
             for thread in self.threads:
@@ -356,7 +354,7 @@ class _Pipeline:
                 elif isinstance(item, _Failed):
                     raise _with_index(item.error, item.index, self.src.name)
                 else:
-                    yield from self._detections(item)
+                    yield from self._results(item)
         finally:
             self.close()
 
@@ -368,21 +366,20 @@ class _Pipeline:
                 if not any(t.is_alive() for t in self.threads) and self.outputs_q.empty():  # pragma: no cover
                     raise RuntimeError("the stream's threads ended without finishing the stream") from None
 
-    def _detections(self, batch: _Batch) -> Iterator[tuple[int, np.ndarray, Detections]]:
+    def _results(self, batch: _Batch) -> Iterator[tuple[int, np.ndarray, R]]:
         start = time.perf_counter()
         try:
-            results = self.det.postprocess(batch.outputs or [], batch.transforms)
+            decoded = self.task.postprocess(batch.outputs or [], batch.transforms, **self.options)
         except FastInferError as exc:
             raise _with_index(exc, batch.frames[0].index, self.src.name) from exc
         post_ms = (time.perf_counter() - start) * 1e3
-        for frame, (xyxy, score, cid) in zip(batch.frames, results):
-            timings = {"decode_ms": frame.decode_ms, "preprocess_ms": batch.preprocess_ms,
-                       "forward_ms": batch.forward_ms, "postprocess_ms": post_ms, "batch": len(batch.frames)}
-            meta = dict(self.meta, timings=timings, image_size=[frame.image.shape[1], frame.image.shape[0]],
-                        frame=frame.index)
-            if frame.path is not None:
-                meta["path"] = frame.path
-            yield frame.index, frame.image, Detections(xyxy, score, cid, self.det.names, meta)
+        timings = [{"decode_ms": f.decode_ms, "preprocess_ms": batch.preprocess_ms, "forward_ms": batch.forward_ms,
+                    "postprocess_ms": post_ms, "batch": len(batch.frames)} for f in batch.frames]
+        extras = [{"frame": f.index, **({"path": f.path} if f.path is not None else {})} for f in batch.frames]
+        images = [f.image for f in batch.frames]
+        results = self.task.results(decoded, batch.transforms, images, timings, extras)
+        for frame, result in zip(batch.frames, results):
+            yield frame.index, frame.image, result
 
     def close(self) -> None:
         """Sets the stop flag, empties the queues and joins the threads."""
@@ -417,74 +414,5 @@ def _with_index(error: BaseException, index: int, name: str) -> BaseException:
     return error
 
 
-def draw_inference_time(image: np.ndarray, milliseconds: float) -> np.ndarray:
-    """A copy of ``image`` with ``Inference time: 12.34 ms`` at the top left, as OpenCV's DNN demos draw it."""
-    return _core.draw_banner(np.ascontiguousarray(image), f"Inference time: {milliseconds:.2f} ms")
-
-
-# ------------------------------------------------------------------ progress
-
-
-class ProgressBar:
-    """A one-line progress report (``120/300 frames  24.8 fps  ETA 0:07``), redrawn in place.
-
-    Args:
-        total: the number of steps, if known (then a bar and ETA are shown).
-        file: where to write; default ``sys.stderr``.
-        unit: what a step is called.
-        interval: the least time in seconds between redraws.
-
-    Example:
-        >>> with ProgressBar(300) as bar:
-        ...     for _ in range(300):
-        ...         bar.update()
-    """
-
-    def __init__(self, total: int | None = None, *, file: TextIO | None = None, unit: str = "frames",
-                 interval: float = 0.1) -> None:
-        self.total, self.unit, self.interval = total, unit, interval
-        self.file = file if file is not None else sys.stderr
-        self.count = 0
-        self._start = time.perf_counter()
-        self._drawn = -float("inf")  # when, and at which count, the line was last drawn
-        self._drawn_count = -1
-        self._width = 0
-
-    def update(self, n: int = 1) -> None:
-        self.count += n
-        now = time.perf_counter()
-        if now - self._drawn >= self.interval or self.count == self.total:
-            self._draw(now)
-
-    def _draw(self, now: float) -> None:
-        self._drawn, self._drawn_count = now, self.count
-        elapsed = now - self._start
-        rate = self.count / elapsed if elapsed > 0 else 0.0
-        text = self.format(self.count, self.total, rate, self.unit)
-        self.file.write("\r" + text.ljust(self._width))
-        self.file.flush()
-        self._width = len(text)
-
-    @staticmethod
-    def format(count: int, total: int | None, rate: float, unit: str = "frames") -> str:
-        """The line for ``count`` of ``total`` steps at ``rate`` per second."""
-        if not total:
-            return f"{count} {unit}  {rate:.1f} fps"
-        width = 20
-        filled = min(width, width * count // total)
-        eta = int(round((total - count) / rate)) if rate > 0 and count <= total else 0
-        return (f"[{'#' * filled}{'.' * (width - filled)}] {count}/{total} {unit}  {rate:.1f} fps  "
-                f"ETA {eta // 60}:{eta % 60:02d}")
-
-    def close(self) -> None:
-        """Draws the final state and ends the line."""
-        if self._drawn_count != self.count:
-            self._draw(time.perf_counter())
-        self.file.write("\n")
-        self.file.flush()
-
-    def __enter__(self) -> ProgressBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+#: Deprecated name of ``Stream`` (the stream of ``Detector.stream``).
+DetectionStream = Stream

@@ -1,85 +1,223 @@
-"""What the task classes share: argument checks, labels, and the timed preprocess -> backend -> postprocess run.
+"""The contract every task shares: ``Task``, the base of ``Detector``, ``Classifier`` and ``Segmenter``.
 
-``Detector``, ``Classifier`` and ``Segmenter`` each supply their own
-``preprocess`` (the core's blob), ``backend`` and post-processing; ``run``
-strings them together the same way for all of them: one image or a list (one
-batch), timings per stage, results in the input's order.
+The base owns what is the same for every task, written once:
+
+* pre-processing: one ``Preprocessing`` (``preprocess``);
+* the network: a backend behind one interface (``forward``);
+* the timed run over one image or a list (one batch), with per-stage
+  timings and the metadata every result carries (``__call__``, ``run``);
+* streaming over videos, cameras, folders and lists (``stream``).
+
+A task adds only its decoding and its result type: ``postprocess(outputs,
+transforms, **options)`` turns the network's outputs into one decoded item
+per image, and ``make_result(decoded, metadata, transform)`` wraps one item
+in the task's result class. Per-call options (a detector's ``conf``, a
+classifier's ``top_k``) are checked by ``check_options``.
+
+Adding a task is one module: a ``Task`` subclass with those three methods and
+``metadata_extra`` for its own metadata keys.
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Sequence, TypeVar, Union
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Sequence, TypeVar, Union, overload
 
 import numpy as np
 
 from . import darknet
 from .errors import InvalidInputError
 from .images import ImageLike, load_image
+from .preprocessing import Preprocessing
+from .validate import Size, check_choice, check_size
 
-Size = Union[int, Sequence[int]]
-Labels = Union[str, os.PathLike, Sequence[str]]
+if TYPE_CHECKING:  # pragma: no cover
+    from . import _core
+    from .stream import Source, Stream
+
+__all__ = ["Task", "Run", "run", "read_names", "check_choice", "check_size", "Size", "Names"]
+
+log = logging.getLogger(__name__)
+
+Names = Union[str, "os.PathLike[str]", Sequence[str]]
 R = TypeVar("R")
 
 
-def check_choice(name: str, value: str, allowed: Sequence[str]) -> str:
-    """``value`` if it is one of ``allowed``, else an ``InvalidInputError`` naming ``name``."""
-    if value not in allowed:
-        raise InvalidInputError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
-    return value
-
-
-def check_size(value: Size, name: str = "input_size") -> tuple[int, int]:
-    """An int or ``(width, height)`` as a positive ``(width, height)``."""
-    values = [value] * 2 if isinstance(value, (int, np.integer)) else list(value)
-    if len(values) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
-        raise InvalidInputError(f"{name} must be an int or (width, height), got {value!r}")
-    w, h = (int(v) for v in values)
-    if w <= 0 or h <= 0:
-        raise InvalidInputError(f"{name} must be positive, got {w}x{h}")
-    return w, h
-
-
-def read_labels(labels: Labels | None) -> list[str] | None:
+def read_names(names: Names | None) -> list[str] | None:
     """Class names from a file (one per line) or a sequence; None stays None."""
-    if labels is None:
+    if names is None:
         return None
-    if isinstance(labels, (str, os.PathLike)):
-        return darknet.read_names(labels)
-    return [str(n) for n in labels]
+    if isinstance(names, (str, os.PathLike)):
+        return darknet.read_names(names)
+    return [str(n) for n in names]
+
+
+#: Deprecated name of ``read_names``.
+read_labels = read_names
 
 
 @dataclass
 class Run(Generic[R]):
-    """One call of a task: the decoded images, the post-processing's result and the timings."""
+    """One call of a task: the decoded images, the outputs, the results and the timings."""
 
     single: bool
     images: list[np.ndarray]
     outputs: list[np.ndarray]
     transforms: np.ndarray
-    result: R
+    results: list[R]
     timings: dict[str, float]
 
-    def image_size(self, i: int) -> list[int]:
-        """``[width, height]`` of image ``i``."""
-        return [self.images[i].shape[1], self.images[i].shape[0]]
-
-    def unwrap(self, items: list[Any]) -> Any:
-        """One item for one image in, the list for a list in."""
-        return items[0] if self.single else items
+    def unwrap(self) -> R | list[R]:
+        """One result for one image in, the list for a list in."""
+        return self.results[0] if self.single else self.results
 
 
-def run(task: Any, source: ImageLike | Sequence[ImageLike],
-        postprocess: Callable[[list[np.ndarray], np.ndarray], R]) -> Run[R] | None:
-    """Loads ``source`` (an image or a list: one batch), then ``task.preprocess``,
-    ``task.backend.forward`` and ``postprocess(outputs, transforms)``, timed.
+class Task(Generic[R]):
+    """The base of every task: pre-processing, the timed run, metadata, batching and streaming.
+
+    Subclasses set ``model_path``, ``input_size``, ``preprocessing``,
+    ``backend`` and ``names`` in their constructor and implement
+    ``postprocess`` and ``make_result`` (and ``check_options`` when calls
+    take options).
+    """
+
+    #: The task's verb, as the CLI and metadata name it.
+    task: ClassVar[str] = ""
+    model_path: Path
+    input_size: tuple[int, int]
+    preprocessing: Preprocessing
+    backend: _core.Backend
+    #: The class names, indexed by class id (None where a model does not tell them).
+    names: tuple[str, ...] | None
+
+    # ---------------------------------------------------------------- what a task implements
+
+    def postprocess(self, outputs: Sequence[np.ndarray], transforms: np.ndarray) -> list[Any]:
+        """The network's outputs for a batch -> one decoded item per image, in original-image coordinates.
+
+        A task with per-call options takes them as keyword-only arguments here
+        and in ``check_options``.
+        """
+        raise NotImplementedError
+
+    def make_result(self, decoded: Any, metadata: dict[str, Any], transform: np.ndarray) -> R:
+        """One image's decoded item and metadata -> the task's result object."""
+        raise NotImplementedError
+
+    def check_options(self) -> dict[str, Any]:
+        """Checks per-call options (e.g. ``conf``) and returns them for ``postprocess``; the base takes none."""
+        return {}
+
+    def metadata_extra(self) -> dict[str, Any]:
+        """Task-specific metadata keys every result of this task carries."""
+        return {}
+
+    # ---------------------------------------------------------------- shared by every task
+
+    @property
+    def mode(self) -> str:
+        """How images are fitted to the input (``Preprocessing.mode``)."""
+        return self.preprocessing.mode
+
+    def preprocess(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """BGR images -> (NCHW float32 blob, per-image transforms)."""
+        return self.preprocessing.blob(images, self.input_size)
+
+    def forward(self, blob: np.ndarray) -> list[np.ndarray]:
+        """Runs the network on a blob (the GIL is released; safe from several threads)."""
+        return self.backend.forward(blob)
+
+    def metadata(self) -> dict[str, Any]:
+        """What every result of this task records: backend, input size, mode and the task's own keys."""
+        return {"backend": self.backend.name, "input_size": list(self.input_size), "mode": self.preprocessing.mode,
+                **self.metadata_extra()}
+
+    def results(self, decoded: Sequence[Any], transforms: np.ndarray, images: Sequence[np.ndarray],
+                timings: Sequence[dict[str, float]], extras: Sequence[dict[str, Any]] | None = None) -> list[R]:
+        """Wraps decoded items in result objects with their metadata (image size, timings, ``extras``)."""
+        base = self.metadata()
+        out = []
+        for i, (item, image) in enumerate(zip(decoded, images)):
+            meta = dict(base, timings=timings[i], image_size=[int(image.shape[1]), int(image.shape[0])])
+            if extras is not None:
+                meta.update(extras[i])
+            out.append(self.make_result(item, meta, transforms[i]))
+        return out
+
+    @overload
+    def __call__(self, source: ImageLike, **options: Any) -> R: ...
+
+    @overload
+    def __call__(self, source: list[Any] | tuple[Any, ...], **options: Any) -> list[R]: ...
+
+    def __call__(self, source: Any, **options: Any) -> Any:
+        """Runs the task on one image (path or BGR array) or a list of them (one batch).
+
+        Returns:
+            One result for one image, a list of them (in order) for a list.
+        """
+        done = run(self, source, **options)
+        return [] if done is None else done.unwrap()
+
+    def stream(self, source: Source, *, batch_size: int = 1, workers: int | None = None,
+               **options: Any) -> Stream[R]:
+        """Runs the task on every frame of a video, camera, folder or list of images, as a pipeline.
+
+        Decoding, pre-processing and inference run on their own threads (see
+        ``fastinfer.stream``); results equal calling the task on each frame
+        (each batch of ``batch_size`` frames) in turn. Unreadable images in a
+        folder are skipped with a ``fastinfer.StreamWarning``.
+
+        Args:
+            source: a video file, a camera index, a folder of images (sorted by
+                name), or a list of image paths or BGR arrays.
+            batch_size: frames per network call.
+            workers: inference threads (None: 1). With several, give the
+                task ``threads=`` so that together they fit the cores.
+            **options: the task's per-call options (e.g. a detector's ``conf``).
+
+        Returns:
+            An iterator of ``(frame_index, frame, result)`` in frame order;
+            leaving the loop early stops its threads.
+
+        Raises:
+            InvalidInputError: the video or camera cannot be opened, or a frame
+                cannot be used (the message names the frame).
+
+        Example:
+            >>> det = fastinfer.Detector("yolov3-tiny")
+            >>> for index, frame, dets in det.stream("street.mp4"):
+            ...     print(index, len(dets))
+        """
+        from .stream import Stream
+
+        return Stream(self, source, batch_size=batch_size, workers=workers, options=_check_options(self, options))
+
+
+def _check_options(task: Task[Any], options: dict[str, Any]) -> dict[str, Any]:
+    """``task.check_options(**options)``, with an ``InvalidInputError`` for options the task does not take."""
+    params = inspect.signature(task.check_options).parameters
+    unknown = [name for name in options if name not in params]
+    if unknown:
+        takes = ", ".join(params) or "no options"
+        raise InvalidInputError(f"{type(task).__name__} takes {takes}; got {', '.join(unknown)}")
+    return task.check_options(**options)
+
+
+def run(task: Task[R], source: ImageLike | Sequence[ImageLike], **options: Any) -> Run[R] | None:
+    """Loads ``source`` (an image or a list: one batch), then ``task.preprocess``, ``task.forward``,
+    ``task.postprocess`` and ``task.results``, timed per stage.
 
     Returns None for an empty list.
     """
+    checked = _check_options(task, options)
     single = not isinstance(source, (list, tuple))
-    sources = [source] if single else list(source)
+    sources: list[Any] = [source] if single else list(source)  # type: ignore[arg-type]
     if not sources:
         return None
     t0 = time.perf_counter()
@@ -87,10 +225,11 @@ def run(task: Any, source: ImageLike | Sequence[ImageLike],
     t1 = time.perf_counter()
     blob, transforms = task.preprocess(images)
     t2 = time.perf_counter()
-    outputs = task.backend.forward(blob)
+    outputs = task.forward(blob)
     t3 = time.perf_counter()
-    result = postprocess(outputs, transforms)
+    decoded = task.postprocess(outputs, transforms, **checked)
     t4 = time.perf_counter()
     timings = {"load_ms": (t1 - t0) * 1e3, "preprocess_ms": (t2 - t1) * 1e3, "forward_ms": (t3 - t2) * 1e3,
                "postprocess_ms": (t4 - t3) * 1e3, "total_ms": (t4 - t0) * 1e3, "batch": len(images)}
-    return Run(single, images, outputs, transforms, result, timings)
+    results = task.results(decoded, transforms, images, [dict(timings) for _ in images])
+    return Run(single, images, outputs, transforms, results, timings)

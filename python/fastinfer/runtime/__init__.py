@@ -1,0 +1,1 @@
+"""What runs models: backends, the cache of derived files, INT8 quantization."""
