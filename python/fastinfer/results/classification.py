@@ -39,6 +39,11 @@ class Classification(JsonResult):
     names: Sequence[str] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def labels(self) -> list[str]:
+        """The class name of each entry (the id as text when it has no name)."""
+        return labels_for(self.names, self.class_id)
+
     def __post_init__(self) -> None:
         class_id = np.asarray(self.class_id, dtype=np.int64)
         confidence = np.asarray(self.confidence, dtype=np.float32)
@@ -48,11 +53,6 @@ class Classification(JsonResult):
         object.__setattr__(self, "class_id", class_id)
         object.__setattr__(self, "confidence", confidence)
         object.__setattr__(self, "names", tuple(self.names))
-
-    @property
-    def labels(self) -> list[str]:
-        """The class name of each entry (the id as text when it has no name)."""
-        return labels_for(self.names, self.class_id)
 
     @property
     def top(self) -> tuple[str, float]:
