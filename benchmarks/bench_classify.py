@@ -45,7 +45,7 @@ import torch
 import fastinfer
 import nets
 from common import Policy, cell, table
-from fastinfer import benchmarking
+from fastinfer.tools import bench as benchmarking
 
 SIZES = (32, 64, 128, 256, 512, 640, 768, 1024)
 QUICK_SIZES = (32, 128)

@@ -84,8 +84,9 @@ except ImportError:  # pragma: no cover - depends on the environment
              "`make build` installs it into .venv")
 
 import fastinfer
-from fastinfer import _core, benchmarking
-from fastinfer.benchmarking import cpu_model, usable_cores
+from fastinfer import _core
+from fastinfer.tools import bench as benchmarking
+from fastinfer.tools.bench import cpu_model, usable_cores
 
 from bench_pipelines import CONF, IOU, STAGES, Classic, FastInfer  # the shared pipelines and their settings
 from bench_pipelines import SIZE as INPUT_SIZE

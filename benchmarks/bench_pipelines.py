@@ -70,7 +70,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     sys.exit(f"bench_pipelines: needs the onnxruntime package ({exc})")
 
 import fastinfer
-from fastinfer import benchmarking
+from fastinfer.tools import bench as benchmarking
 
 sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))
 from random_weights import write_random_weights  # noqa: E402

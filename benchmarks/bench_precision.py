@@ -34,7 +34,7 @@ import torch
 
 import fastinfer
 from common import photo_paths, require, table
-from fastinfer.classifier import imagenet_classes
+from fastinfer.tasks.classify import imagenet_classes
 
 sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))
 import efficientnet_lite  # noqa: E402

@@ -52,7 +52,7 @@ def read_photos(paths: Sequence[Path]) -> dict[str, np.ndarray]:
 
 @dataclass(frozen=True)
 class Policy:
-    """How long one figure is timed (see ``fastinfer.benchmarking.measure``)."""
+    """How long one figure is timed (see ``fastinfer.tools.bench.measure``)."""
 
     warmup: int
     min_runs: int

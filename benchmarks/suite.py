@@ -15,7 +15,7 @@ Sections (``--sections``, default all):
   ``Detector.stream``, in frames per second.
 
 Every figure is a median after warm-up, over runs repeated until a minimum
-count and a minimum time (``fastinfer.benchmarking.measure``; each section's
+count and a minimum time (``fastinfer.tools.bench.measure``; each section's
 docstring gives its policy), with the 10th and 90th percentiles.
 
 Output, in ``--out`` (default ``benchmarks/results/<machine>``, where
@@ -111,7 +111,7 @@ def markdown(data: dict, plots: list[str]) -> str:
              f"last run {m['date']}; {m['platform']}). Versions: " +
              ", ".join(f"{k} {val}" for k, val in v.items()) + ".\n",
              "Each figure is the median after warm-up of runs repeated until a minimum count and a minimum time "
-             "(`fastinfer.benchmarking`), with [p10-p90]; `results.json` holds every figure with its run and "
+             "(`fastinfer.tools.bench`), with [p10-p90]; `results.json` holds every figure with its run and "
              "warm-up counts. Sections: " + ", ".join(f"{name} ({s['date']}{', quick' if s['quick'] else ''})"
                                                        for name, s in data["sections"].items()) + ".\n"]
     for name, section in data["sections"].items():

@@ -17,7 +17,8 @@ import onnxruntime
 import pytest
 
 import fastinfer
-from fastinfer import _core, backends
+from fastinfer import _core
+from fastinfer.runtime import backends
 
 
 def reference_run(path: Path, blob: np.ndarray) -> list[np.ndarray]:

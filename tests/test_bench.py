@@ -1,4 +1,4 @@
-"""``fastinfer.benchmarking`` (the timing helper of ``fastinfer bench`` and ``benchmarks/suite.py``) and the CLI."""
+"""``fastinfer.tools.bench`` (the timing helper of ``fastinfer bench`` and ``benchmarks/suite.py``) and the CLI."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 import fastinfer
-from fastinfer import benchmarking, cli
+from fastinfer import cli
+from fastinfer.tools import bench as benchmarking
 
 
 def quick(*extra: str) -> list[str]:

@@ -292,7 +292,7 @@ def test_the_cat_is_a_cat(classifier, cat):
     result = classifier(cat)
     assert result.class_id[0] in CAT_CLASSES, result
     assert result.labels[0] in ("tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat")
-    assert len(result) == 5 and result.names == tuple(fastinfer.classifier.imagenet_classes())
+    assert len(result) == 5 and result.names == tuple(fastinfer.tasks.classify.imagenet_classes())
     image = fastinfer.read_image(cat)
     h, w = image.shape[:2]
     _, (transform,) = classifier.preprocess([image])

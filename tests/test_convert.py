@@ -22,7 +22,8 @@ import onnx.utils
 import pytest
 
 import fastinfer
-from fastinfer import _core, backends, convert
+from fastinfer import _core, convert
+from fastinfer.runtime import backends
 from helpers import edited_cfg, line_of
 from random_weights import calibrate_heads, write_weights
 

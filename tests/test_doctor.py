@@ -14,8 +14,10 @@ from pathlib import Path
 import onnxruntime as ort
 import pytest
 
-from fastinfer import _core, backends, cli, doctor
+from fastinfer import _core, cli
 from fastinfer.errors import BackendUnavailableError
+from fastinfer.runtime import backends
+from fastinfer.tools import doctor
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,8 @@ from torch import nn
 
 import fastinfer
 from fastinfer import cli
-from fastinfer.exporting import ATOL, DEFAULT_OPSET, RTOL, ExportError, load_factory
-from fastinfer.model_info import TensorInfo
+from fastinfer.formats.onnx import TensorInfo
+from fastinfer.tools.export import ATOL, DEFAULT_OPSET, RTOL, ExportError, load_factory
 
 
 class ConvNet(nn.Module):

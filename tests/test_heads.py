@@ -8,7 +8,7 @@
   ``NudeDetector`` (YOLOv8n, dynamic H/W, run at 320, 416 and 640) and
   ddddocr 1.6.1's detector (YOLOX), on every sample photo, through
   ``_core.make_blob`` + the ONNX Runtime backend + ``_core.postprocess_head``.
-* ``fastinfer.heads``: ``describe_onnx``, ``detect_head``, ``names_from_metadata``.
+* ``fastinfer.formats.heads``: ``describe_onnx``, ``detect_head``, ``names_from_metadata``.
 
 The packages are installed without their dependencies (``pip install --no-deps
 nudenet==3.4.2 ddddocr==1.6.1``); at import they need only numpy, onnxruntime,
@@ -26,7 +26,9 @@ import numpy as np
 import pytest
 
 import fastinfer
-from fastinfer import _core, backends, heads
+from fastinfer import _core
+from fastinfer.formats import heads
+from fastinfer.runtime import backends
 from helpers import assert_same
 from reference import clip_xyxy, iou_matrix, postprocess_head_reference, ultralytics_letterbox, yolox_grid
 

@@ -11,7 +11,7 @@ import pytest
 HEAVY = ("torch", "cv2", "matplotlib")
 
 
-@pytest.mark.parametrize("module", ["fastinfer", "fastinfer.cli", "fastinfer.doctor"])
+@pytest.mark.parametrize("module", ["fastinfer", "fastinfer.cli", "fastinfer.tools.doctor"])
 def test_import_loads_neither_torch_nor_cv2(module):
     code = (f"import importlib.util, json, sys; import {module}; "
             f"print(json.dumps({{'loaded': sorted(m for m in {HEAVY!r} if m in sys.modules), "

@@ -81,7 +81,7 @@ def test_quantize_writes_beside_the_model_or_to_out(fp32_and_int8, photos, tmp_p
     onnx.checker.check_model(onnx.load(str(out)))
     # Runs on fastinfer's backend and gives Darknet rows of the FP32 model's shapes.
     blob, _ = fp32.preprocess([fastinfer.read_image(photos[0])])
-    rows = fastinfer.backends.load(out).forward(blob)
+    rows = fastinfer.runtime.backends.load(out).forward(blob)
     assert [r.shape for r in rows] == [r.shape for r in fp32.backend.forward(blob)]
 
 

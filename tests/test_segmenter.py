@@ -33,7 +33,7 @@ from torch import nn
 
 import fastinfer
 from fastinfer import _core, cli
-from fastinfer.segmenter import palette
+from fastinfer.results import palette
 
 CLASSES = 21
 STRIDE = 8

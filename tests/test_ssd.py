@@ -2,7 +2,7 @@
 
 * ``fastinfer.SSDPriors`` against the priors computed independently in
   ``ssd_reference.py`` (SSD300: 8732 priors; SSDLite320 from min/max scales);
-  ``fastinfer.ssd.load_priors`` from arrays, ``.npy`` and text files.
+  ``fastinfer.formats.ssd.load_priors`` from arrays, ``.npy`` and text files.
 * ``_core.postprocess_ssd`` against the torch reference on synthetic outputs:
   softmax, sigmoid and raw scores, background first, last or absent,
   letterbox transforms, class-agnostic NMS, ``max_det``, scores at ``conf``.
@@ -25,8 +25,9 @@ import pytest
 import torch
 
 import fastinfer
-from fastinfer import _core, heads
-from fastinfer.ssd import load_priors
+from fastinfer import _core
+from fastinfer.formats import heads
+from fastinfer.formats.ssd import load_priors
 from ssd_reference import TinySSD, reference_postprocess, reference_priors
 
 INPUT = 128  # the tiny network's (square) input
@@ -332,7 +333,7 @@ def test_detect_head_recognises_ssd_outputs():
     assert heads.detect_head([[1, 84, 8400]], {heads.HEAD_KEY: "ssd"}) == "ssd"
     assert heads.ssd_outputs([[1, 8732, 4], [1, 8000, 21]]) is None
     assert heads.ssd_outputs([[1, 8732, 4]]) is None
-    assert "ssd" in fastinfer.detector.HEADS and fastinfer.detector.PRESETS["ssd"] == fastinfer.Preprocessing(
+    assert "ssd" in fastinfer.tasks.detect.HEADS and fastinfer.tasks.PRESETS["ssd"] == fastinfer.Preprocessing(
         swap_rb=False, mean=tuple(m / 255 for m in SSD_MEAN), std=1 / 255)
 
 

@@ -20,8 +20,8 @@ import pytest
 
 import fastinfer
 from fastinfer import cli
-from fastinfer.progress import ProgressBar, draw_inference_time
-from fastinfer.stream import THREAD_PREFIX, StreamWarning
+from fastinfer.cli.progress import ProgressBar, draw_inference_time
+from fastinfer.io.stream import THREAD_PREFIX, StreamWarning
 
 FRAMES = 16  # the benchmark runs the same pipeline on 300
 SIZE = (640, 480)

@@ -118,7 +118,7 @@ def test_raw_pixel_presets_stay_exact(frames):
     image = np.ascontiguousarray(frames[0][:SIZE, :SIZE])
     raw = fastinfer.Preprocessing(swap_rb=False, std=1 / 255).blob([image], (SIZE, SIZE))[0]
     np.testing.assert_array_equal(raw[0], image.transpose(2, 0, 1).astype(np.float32))
-    ssd = fastinfer.preprocessing.PRESETS["ssd"].blob([image], (SIZE, SIZE))[0]
+    ssd = fastinfer.tasks.PRESETS["ssd"].blob([image], (SIZE, SIZE))[0]
     np.testing.assert_array_equal(ssd[0], image.transpose(2, 0, 1) - np.float32([104, 117, 123])[:, None, None])
 
 
@@ -126,7 +126,7 @@ def test_deprecated_scale_is_converted_with_a_warning(models, frames):
     image = np.ascontiguousarray(frames[0][:SIZE, :SIZE])
     with pytest.warns(DeprecationWarning, match=r"Preprocessing\(scale=...\) with mean in raw pixels is deprecated"):
         old = fastinfer.Preprocessing(scale=1.0, swap_rb=False, mean=(104.0, 117.0, 123.0))
-    assert old == fastinfer.preprocessing.PRESETS["ssd"] and old.scale is None
+    assert old == fastinfer.tasks.PRESETS["ssd"] and old.scale is None
     with pytest.warns(DeprecationWarning, match=r"Segmenter\(scale=...\) is deprecated"):
         seg_old = fastinfer.Segmenter(models / "segmenter.onnx", mean=0.5, std=0.25, scale=1 / 127.5)
     seg_new = fastinfer.Segmenter(models / "segmenter.onnx", mean=0.5 / 2, std=0.25 / 2)

@@ -10,30 +10,39 @@ network; this package is the small API around them::
 
 fastinfer logs through ``logging`` (one logger per module under
 ``"fastinfer"``); it adds no handler of its own beyond a ``NullHandler``.
+
+Layout, lowest layer first (imports point down; ``tests/test_layers.py`` checks it):
+``errors``/``validate`` -> ``io`` (images, streams), ``formats`` (ONNX, Darknet, heads, SSD),
+``runtime`` (backends, cache, INT8), ``models`` (zoo), ``convert`` -> ``results`` -> ``tasks``
+-> ``tools`` (info, export, bench, doctor) -> ``cli``.
 """
 
 import importlib
+import importlib.abc
+import importlib.machinery
 import logging
+import sys
+import types
 from typing import Any
 
-from . import backends as _backends
 from . import models
 from ._version import __version__
-from .classifier import Classifier
 from .coco_eval import ValResult, val
-from .detections import Detections
-from .detector import Detector
 from .errors import BackendError, BackendUnavailableError, FastInferError, InvalidInputError, ModelLoadError
-from .exporting import ExportError, ExportReport, export
-from .images import load_image, read_image, write_image
-from .model_info import ModelInfo, info
-from .preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
-from .quantization import quantize
+from .formats.ssd import SSDConfig, SSDPriors
+from .io.images import load_image, read_image, write_image
+from .io.stream import Stream, StreamWarning, VideoReader, VideoWriter
 from .results import Classification, Segmentation
-from .segmenter import Segmenter
-from .ssd import SSDConfig, SSDPriors
-from .stream import Stream, StreamWarning, VideoReader, VideoWriter
-from .tasks import Task
+from .results.detections import Detections
+from .runtime import backends as _backends
+from .runtime.quantization import quantize
+from .tasks.base import Task
+from .tasks.classify import Classifier
+from .tasks.detect import Detector
+from .tasks.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from .tasks.segment import Segmenter
+from .tools.export import ExportError, ExportReport, export
+from .tools.info import ModelInfo, info
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -46,10 +55,45 @@ if _backends.onnxruntime_library() is not None:
         raise ImportError(f"fastinfer: {_exc}") from _exc
 
 
+#: Module paths of fastinfer 0.1 -> the modules that hold that code now; both import paths work.
+_MOVED = {
+    "detector": "tasks.detect", "classifier": "tasks.classify", "segmenter": "tasks.segment",
+    "preprocessing": "tasks.preprocessing", "detections": "results.detections", "stream": "io.stream",
+    "images": "io.images", "backends": "runtime.backends", "quantization": "runtime.quantization",
+    "heads": "formats.heads", "ssd": "formats.ssd", "darknet": "formats.darknet", "model_info": "tools.info",
+    "exporting": "tools.export", "benchmarking": "tools.bench", "doctor": "tools.doctor",
+}
+
+
+_SPECS: dict[str, Any] = {}
+
+
+class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """``import fastinfer.detector`` (and the other old paths) gives the module that now holds the code."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        package, _, name = fullname.rpartition(".")
+        if package != __name__ or name not in _MOVED:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        module = importlib.import_module(f"{__name__}.{_MOVED[spec.name.rpartition('.')[2]]}")
+        # The import system gives the module the old path's spec; exec_module puts its own back.
+        _SPECS.setdefault(module.__name__, module.__spec__)
+        return module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        module.__spec__ = _SPECS[module.__name__]  # already executed under its new name
+
+
+sys.meta_path.append(_MovedModules())
+
+
 def __getattr__(name: str) -> Any:
-    # fastinfer.convert imports the onnx package: loaded on first use only.
-    if name == "convert":
-        return importlib.import_module(f"{__name__}.convert")
+    # fastinfer.convert imports the onnx package: loaded on first use only; old module paths likewise.
+    if name == "convert" or name in _MOVED:
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'fastinfer' has no attribute {name!r}")
 
 

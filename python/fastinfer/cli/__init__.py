@@ -10,18 +10,19 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from . import benchmarking, doctor
-from .backends import BACKENDS
-from .classifier import Classifier
-from .detector import HEADS, PRECISIONS, Detector
-from .errors import FastInferError, InvalidInputError
-from .exporting import export, load_factory, random_input
-from .images import read_image, write_image
-from .model_info import info
-from .preprocessing import IMAGENET_MEAN, IMAGENET_STD
+from ..errors import FastInferError, InvalidInputError
+from ..io.images import read_image, write_image
+from ..io.stream import VideoWriter, is_video_path
+from ..runtime.backends import BACKENDS
+from ..tasks.classify import Classifier
+from ..tasks.detect import HEADS, PRECISIONS, Detector
+from ..tasks.preprocessing import IMAGENET_MEAN, IMAGENET_STD
+from ..tasks.segment import Segmenter
+from ..tools import bench as benchmarking
+from ..tools import doctor
+from ..tools.export import export, load_factory, random_input
+from ..tools.info import info
 from .progress import ProgressBar, draw_inference_time
-from .segmenter import Segmenter
-from .stream import VideoWriter, is_video_path
 
 
 def _detect(args: argparse.Namespace) -> int:

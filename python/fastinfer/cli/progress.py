@@ -8,7 +8,7 @@ from typing import TextIO
 
 import numpy as np
 
-from . import _core
+from .. import _core
 
 
 def draw_inference_time(image: np.ndarray, milliseconds: float) -> np.ndarray:

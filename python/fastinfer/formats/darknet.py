@@ -8,8 +8,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import _core
-from .errors import ModelLoadError
+from .. import _core
+from ..errors import ModelLoadError
 
 
 def coco_names() -> list[str]:

@@ -31,8 +31,8 @@ import math
 import os
 from typing import Any, Mapping, Sequence, Union
 
-from .errors import ModelLoadError
-from .formats import onnx as onnx_format
+from ..errors import ModelLoadError
+from . import onnx as onnx_format
 
 HEADS = ("darknet", "yolov5", "yolov8", "yolox", "ssd")
 DEFAULT_STRIDES = (8, 16, 32)

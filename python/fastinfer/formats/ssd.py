@@ -27,7 +27,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from .errors import InvalidInputError, ModelLoadError
+from ..errors import InvalidInputError, ModelLoadError
 
 #: How class scores become probabilities.
 SCORES = ("softmax", "sigmoid", "raw")

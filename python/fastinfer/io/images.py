@@ -7,8 +7,8 @@ from typing import Any, Union
 
 import numpy as np
 
-from . import _core
-from .errors import InvalidInputError
+from .. import _core
+from ..errors import InvalidInputError
 
 ImageLike = Union[str, "os.PathLike[str]", np.ndarray]
 

@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any, Callable, Generator, Generic, Iterator, S
 
 import numpy as np
 
-from . import _core
-from .errors import FastInferError, InvalidInputError
+from .. import _core
+from ..errors import FastInferError, InvalidInputError
+from ..validate import check_count
 from .images import ImageLike, load_image
-from .validate import check_count
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .tasks import Task
+    from ..tasks.base import Task
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")

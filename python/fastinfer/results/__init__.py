@@ -4,8 +4,8 @@ Each holds parallel numpy arrays, the model's class ``names`` and a
 ``metadata`` dict (backend, input size, mode, timings, image size).
 """
 
-from ..detections import Detections
 from .classification import Classification
+from .detections import Detections
 from .segmentation import Segmentation, palette
 
 __all__ = ["Detections", "Classification", "Segmentation", "palette"]

@@ -7,10 +7,10 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from . import _core
-from ._deprecation import rename_names
-from .errors import InvalidInputError
-from .results._common import JsonResult, as_uint8_image, jsonable, labels_for
+from .. import _core
+from .._deprecation import rename_names
+from ..errors import InvalidInputError
+from ._common import JsonResult, as_uint8_image, jsonable, labels_for
 
 
 @rename_names

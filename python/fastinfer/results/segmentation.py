@@ -9,7 +9,7 @@ import numpy as np
 
 from .._deprecation import rename_names, warn
 from ..errors import InvalidInputError
-from ..images import ImageLike, load_image
+from ..io.images import ImageLike, load_image
 from ._common import JsonResult, jsonable
 
 

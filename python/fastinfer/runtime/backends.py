@@ -17,8 +17,8 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import _core
-from .errors import BackendUnavailableError, InvalidInputError
+from .. import _core
+from ..errors import BackendUnavailableError, InvalidInputError
 
 BACKENDS = ("auto", "onnxruntime", "opencv")
 GRAPH_OPTIMIZATIONS = ("disable", "basic", "extended", "all")

@@ -10,10 +10,10 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .errors import InvalidInputError, ModelLoadError
-from .formats import onnx as onnx_format
-from .images import ImageLike, load_image
-from .runtime import cache
+from ..errors import InvalidInputError, ModelLoadError
+from ..formats import onnx as onnx_format
+from ..io.images import ImageLike, load_image
+from . import cache
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def quantize(model: str | os.PathLike[str], calibration_images: Sequence[ImageLi
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from . import _core
+    from .. import _core
 
     model = Path(model)
     described = onnx_format.describe(model)

@@ -30,15 +30,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Sequence, TypeVar, Uni
 
 import numpy as np
 
-from . import darknet
-from .errors import InvalidInputError
-from .images import ImageLike, load_image
+from ..errors import InvalidInputError
+from ..formats import darknet
+from ..io.images import ImageLike, load_image
+from ..validate import Size, check_choice, check_size
 from .preprocessing import Preprocessing
-from .validate import Size, check_choice, check_size
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import _core
-    from .stream import Source, Stream
+    from .. import _core
+    from ..io.stream import Source, Stream
 
 __all__ = ["Task", "Run", "run", "read_names", "check_choice", "check_size", "Size", "Names"]
 
@@ -194,7 +194,7 @@ class Task(Generic[R]):
             >>> for index, frame, dets in det.stream("street.mp4"):
             ...     print(index, len(dets))
         """
-        from .stream import Stream
+        from ..io.stream import Stream
 
         return Stream(self, source, batch_size=batch_size, workers=workers, options=_check_options(self, options))
 

@@ -9,14 +9,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import _core, backends
-from ._deprecation import renamed_arguments, renamed_attribute
-from .errors import InvalidInputError, ModelLoadError
-from .formats import onnx as onnx_format
+from .. import _core
+from .._deprecation import renamed_arguments, renamed_attribute
+from ..errors import InvalidInputError, ModelLoadError
+from ..formats import onnx as onnx_format
+from ..results.classification import Classification
+from ..runtime import backends
+from ..validate import Size, check_bool, check_channels, check_choice, check_instance, check_size, is_int
+from .base import Names, Task, read_names
 from .preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
-from .results.classification import Classification
-from .tasks import Names, Task, read_names
-from .validate import Size, check_bool, check_channels, check_choice, check_instance, check_size, is_int
 
 __all__ = ["Classifier", "Classification", "IMAGENET_MEAN", "IMAGENET_STD", "imagenet_classes"]
 

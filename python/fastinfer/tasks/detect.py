@@ -9,15 +9,17 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import _core, backends, darknet, heads, models, quantization
-from .detections import Detections
-from .errors import InvalidInputError, ModelLoadError
-from .formats import onnx as onnx_format
-from .images import ImageLike
+from .. import _core, models
+from ..errors import InvalidInputError, ModelLoadError
+from ..formats import darknet, heads
+from ..formats import onnx as onnx_format
+from ..formats.ssd import DEFAULT_MAX_DET, PriorsLike, SSDConfig, SSDPriors, load_priors
+from ..io.images import ImageLike
+from ..results.detections import Detections
+from ..runtime import backends, quantization
+from ..validate import Size, check_choice, check_count, check_instance, check_size, check_unit
+from .base import Names, Task, read_names
 from .preprocessing import PRESETS, Preprocessing
-from .ssd import DEFAULT_MAX_DET, PriorsLike, SSDConfig, SSDPriors, load_priors
-from .tasks import Names, Task, read_names
-from .validate import Size, check_choice, check_count, check_instance, check_size, check_unit
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +124,7 @@ class Detector(Task[Detections]):
             # be skipped without reading their class scores.
             self._objectness_gate = True
             # ONNX Runtime runs Darknet models converted to ONNX (once, cached).
-            from . import convert  # imported here: it needs the onnx package
+            from .. import convert
 
             onnx_path = None if backend == "opencv" else convert.cached_onnx(
                 resolved.cfg, resolved.weights, input_size=self.input_size)

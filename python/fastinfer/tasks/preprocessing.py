@@ -16,9 +16,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import _core, _deprecation
-from .errors import InvalidInputError
-from .validate import check_channels, check_choice, is_int
+from .. import _core, _deprecation
+from ..errors import InvalidInputError
+from ..validate import check_channels, check_choice, is_int
 
 MODES = ("stretch", "crop", "letterbox", "pad_resize", "resize_crop")
 SIZINGS = ("darknet", "floor", "round")

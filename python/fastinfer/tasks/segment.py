@@ -15,13 +15,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import _core, _deprecation, backends, heads
-from .errors import InvalidInputError, ModelLoadError
-from .formats import onnx as onnx_format
+from .. import _core, _deprecation
+from ..errors import InvalidInputError, ModelLoadError
+from ..formats import heads
+from ..formats import onnx as onnx_format
+from ..results.segmentation import Segmentation, palette
+from ..runtime import backends
+from ..validate import Size, check_channels, check_choice, check_instance, check_size
+from .base import Names, Task, read_names
 from .preprocessing import Preprocessing
-from .results.segmentation import Segmentation, palette
-from .tasks import Names, Task, read_names
-from .validate import Size, check_channels, check_choice, check_instance, check_size
 
 __all__ = ["Segmenter", "Segmentation", "palette"]
 

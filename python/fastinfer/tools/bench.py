@@ -30,12 +30,12 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from . import _core
-from ._version import __version__
-from .errors import InvalidInputError
-from .formats import onnx as onnx_format
-from .tasks import Task
-from .validate import check_choice, check_count, check_size, is_int
+from .. import _core
+from .._version import __version__
+from ..errors import InvalidInputError
+from ..formats import onnx as onnx_format
+from ..tasks.base import Task
+from ..validate import check_choice, check_count, check_size, is_int
 
 #: The stages of one call, as ``benchmark`` and the suite report them.
 STAGES = ("pre", "forward", "post", "e2e")
@@ -255,7 +255,7 @@ def _input_size(value: int | Sequence[int] | None) -> tuple[int, int] | None:
 
 
 def _classifier(model: str, input_size: tuple[int, int] | None, backend: str, precision: str):
-    from .classifier import Classifier
+    from ..tasks.classify import Classifier
 
     if precision != "fp32":
         raise InvalidInputError(f"precision {precision!r} is not available for classifiers; use 'fp32'")
@@ -316,14 +316,14 @@ def benchmark(model: str | os.PathLike[str], *, task: str = "detect", input_size
         picture = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
         described = f"synthetic {w}x{h} noise"
     else:
-        from .images import read_image
+        from ..io.images import read_image
 
         picture, described = read_image(image), str(image)
     images = [picture] * int(batch)
 
     runner: Task[Any]
     if task == "detect":
-        from .detector import Detector
+        from ..tasks.detect import Detector
 
         runner = Detector(model, input_size=size, backend=backend, precision=precision)
     else:

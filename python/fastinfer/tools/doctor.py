@@ -15,9 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import _core, backends
-from ._version import __version__
-from .errors import BackendUnavailableError
+from .. import _core
+from .._version import __version__
+from ..errors import BackendUnavailableError
+from ..runtime import backends
 
 CUDA_PROVIDER = "CUDAExecutionProvider"
 TENSORRT_PROVIDER = "TensorrtExecutionProvider"

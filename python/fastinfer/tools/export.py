@@ -31,8 +31,8 @@ from typing import Any, Sequence, Union
 
 import numpy as np
 
-from .errors import BackendUnavailableError, FastInferError, InvalidInputError
-from .formats.onnx import TensorInfo, tensor_info
+from ..errors import BackendUnavailableError, FastInferError, InvalidInputError
+from ..formats.onnx import TensorInfo, tensor_info
 
 log = logging.getLogger(__name__)
 
@@ -300,7 +300,7 @@ class _Runner:
     returns float32 (what fastinfer runs), else on the onnxruntime package (several inputs, other types)."""
 
     def __init__(self, path: Path, inputs: tuple[TensorInfo, ...], outputs: tuple[TensorInfo, ...]) -> None:
-        from . import backends
+        from ..runtime import backends
 
         single_blob = len(inputs) == 1 and len(inputs[0].shape) == 4 and inputs[0].dtype == "float32"
         if single_blob and all(o.dtype == "float32" for o in outputs):

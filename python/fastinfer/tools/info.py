@@ -33,11 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
-from . import _core
-from .errors import InvalidInputError, ModelLoadError
-from .formats import onnx as onnx_format
-from .formats.onnx import Dim, TensorInfo, dtype_name, tensor_info
-from .validate import check_size
+from .. import _core
+from ..errors import InvalidInputError, ModelLoadError
+from ..formats import onnx as onnx_format
+from ..formats.onnx import Dim, TensorInfo, dtype_name, tensor_info
+from ..validate import check_size
 
 #: ONNX op types whose multiply-accumulates are counted.
 ONNX_COUNTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")

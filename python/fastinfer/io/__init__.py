@@ -1,0 +1,1 @@
+"""Getting images in: files and arrays (``images``); videos, cameras, folders and the pipeline (``stream``)."""

@@ -1,0 +1,1 @@
+"""Tools around the models: ``info`` (costs), ``export`` (PyTorch -> ONNX), ``bench`` (timings), ``doctor``."""
