@@ -25,7 +25,7 @@ WEIGHTS = np.random.default_rng(7).normal(size=(CLASSES, 3, 1, 1)).astype(np.flo
 
 def conv_model(path, pooled: bool) -> None:
     """A 1x1 convolution to CLASSES channels: class scores per pixel, or averaged to (N, CLASSES)."""
-    nodes = [helper.make_node("Conv", ["input", "w"], ["scores"])]
+    nodes = [helper.make_node("Conv", ["input", "w"], ["scores"], kernel_shape=[1, 1])]
     out_shape = ["batch", CLASSES, SIZE, SIZE]
     if pooled:
         nodes += [helper.make_node("GlobalAveragePool", ["scores"], ["pooled"]),
@@ -163,3 +163,15 @@ def test_renamed_names_warn_and_still_work(models, yolo_files, frames):
 def test_old_and_new_name_together_are_refused(models, raises_invalid):
     with raises_invalid(r"pass names= only: labels= is its deprecated name"):
         fastinfer.Classifier(models / "classifier.onnx", labels=["a"], names=["a"])
+
+
+def test_backend_options_reach_the_backend_and_unknown_ones_are_refused(models, raises_invalid):
+    path = models / "classifier.onnx"
+    clf = fastinfer.Classifier(path, input_size=SIZE, resize=SIZE, backend_options={"graph_optimization": "basic"})
+    assert clf.backend.name == "onnxruntime"
+    with raises_invalid(r"graph_optimization must be one of disable, basic, extended, all; got 'fast'"):
+        fastinfer.Classifier(path, input_size=SIZE, resize=SIZE, backend_options={"graph_optimization": "fast"})
+    with raises_invalid(r"unknown backend option\(s\) devcie; the backends take device_id, graph_optimization"):
+        fastinfer.Segmenter(models / "segmenter.onnx", mean=0.5, std=0.25, backend_options={"devcie": 1})
+    opencv = fastinfer.Segmenter(models / "segmenter.onnx", mean=0.5, std=0.25, backend="opencv", threads=1)
+    assert opencv.backend.name == "opencv"  # ONNX Runtime's options do not concern OpenCV

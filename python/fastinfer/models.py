@@ -701,14 +701,14 @@ def _fetch_from_mirror(
             logger.info(
                 "model %r: fetched %s from %s", spec.name, fspec.filename, mirror.describe()
             )
-        elif reason.startswith(("sha256 mismatch", "size mismatch")):
-            logger.warning("model %r: rejected %s: %s", spec.name, fspec.filename, reason)
+        elif failure.startswith(("sha256 mismatch", "size mismatch")):
+            logger.warning("model %r: rejected %s: %s", spec.name, fspec.filename, failure)
         else:
             logger.info(
                 "model %r: could not fetch %s from %s: %s",
                 spec.name,
                 fspec.filename,
                 mirror.describe(),
-                reason,
+                failure,
             )
     return failures

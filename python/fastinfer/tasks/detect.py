@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -73,6 +73,8 @@ class Detector(Task[Detections]):
             ``fastinfer.SSDPriors``; default: ``SSDPriors()`` (SSD300's 8732).
         ssd: how an SSD's outputs are decoded (``fastinfer.SSDConfig``);
             default: variances (0.1, 0.2), softmax, background column 0.
+        backend_options: any backend's own options (see
+            ``fastinfer.runtime.backends.load``), e.g. ``{"device_id": 1}``.
 
     Example:
         >>> det = fastinfer.Detector("yolov3-tiny")
@@ -91,7 +93,7 @@ class Detector(Task[Detections]):
                  calibration_images: Sequence[ImageLike] | None = None, class_agnostic: bool = False,
                  max_det: int | None = None, threads: int | None = None, providers: Sequence[str] | None = None,
                  graph_optimization: str = "all", priors: PriorsLike | None = None,
-                 ssd: SSDConfig | None = None) -> None:
+                 ssd: SSDConfig | None = None, backend_options: Mapping[str, Any] | None = None) -> None:
         self.conf = check_unit("conf", conf)
         self.iou = check_unit("iou", iou)
         self.max_det = check_count("max_det", max_det, optional=True)
@@ -162,11 +164,11 @@ class Detector(Task[Detections]):
             assert onnx_path is not None  # int8 is refused on opencv above
             onnx_path = quantization.cached_int8(onnx_path, calibration_images, self._one_blob,
                                                  key=f"{self.preprocessing}{self.input_size}")
+        options = dict(threads=threads, providers=providers, graph_optimization=graph_optimization)
         if backend == "opencv" or onnx_path is None:
-            self.backend = backends.load(self.model_path, self.weights_path, "opencv")
+            self.load_backend(self.model_path, self.weights_path, "opencv", backend_options, **options)
         else:
-            self.backend = backends.load(onnx_path, None, backend, threads=threads, providers=providers,
-                                         graph_optimization=graph_optimization)
+            self.load_backend(onnx_path, None, backend, backend_options, **options)
         self.onnx_path = onnx_path
 
     @staticmethod

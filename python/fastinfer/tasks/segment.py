@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -64,6 +64,7 @@ class Segmenter(Task[Segmentation]):
         graph_optimization: ONNX Runtime graph optimisation level.
         preprocessing: a whole ``fastinfer.Preprocessing`` instead of
             ``mean``, ``std``, ``letterbox``, ``swap_rb`` and ``pad_value``.
+        backend_options: any backend's own options (see ``fastinfer.runtime.backends.load``).
 
     Example:
         >>> seg = fastinfer.Segmenter("deeplabv3.onnx", input_size=520, mean=fastinfer.IMAGENET_MEAN,
@@ -82,7 +83,8 @@ class Segmenter(Task[Segmentation]):
                  names: Names | None = None, letterbox: bool = False, scale: float | None = None,
                  swap_rb: bool = True, pad_value: float = 127.5, backend: str = "auto", threads: int | None = None,
                  providers: Sequence[str] | None = None, graph_optimization: str = "all",
-                 preprocessing: Preprocessing | None = None) -> None:
+                 preprocessing: Preprocessing | None = None,
+                 backend_options: Mapping[str, Any] | None = None) -> None:
         check_choice("backend", backend, backends.BACKENDS)
         check_instance("preprocessing", preprocessing, Preprocessing, "fastinfer.Preprocessing")
         if preprocessing is None:
@@ -128,8 +130,8 @@ class Segmenter(Task[Segmentation]):
             given = [f"class{i}" for i in range(self.num_classes)]
         #: The class names; None when neither names=, the metadata nor the output's shape give them.
         self.names = tuple(given) if given else None
-        self.backend = backends.load(path, None, backend, threads=threads, providers=providers,
-                                     graph_optimization=graph_optimization)
+        self.load_backend(path, None, backend, backend_options, threads=threads, providers=providers,
+                          graph_optimization=graph_optimization)
 
     class_names = _deprecation.renamed_attribute("class_names", "names", "Segmenter")
 
