@@ -32,6 +32,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 
 from ..errors import BackendUnavailableError, FastInferError, InvalidInputError
+from ..formats import onnx as onnx_format
 from ..formats.onnx import TensorInfo, tensor_info
 
 log = logging.getLogger(__name__)
@@ -476,7 +477,7 @@ def _export(torch, onnx, model, inputs, path, in_names, output_names, dynamic_ba
         log.warning("export: %s", note)
     notes = notes + traced
 
-    proto = onnx.load(str(path), load_external_data=False)
+    proto = onnx_format.load(path)
     if _fix_static_dims(proto.graph.output, out_names, axes, expected):
         onnx.save(proto, str(path))
     try:
