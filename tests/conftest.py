@@ -14,9 +14,9 @@ import logging
 from pathlib import Path
 
 import pytest
-import testdata as _testdata
 
 import fastinfer
+import testdata as _testdata
 from fastinfer import models
 
 DATA_DIR = _testdata.folder()

@@ -4,10 +4,10 @@ and the code parses with the grammar of the oldest Python that pyproject.toml pr
 Layers, lowest first (a module may import its own layer and the ones below, never one above):
 
 0. ``_core``, ``errors``, ``validate``, ``_deprecation``, ``_version``: the foundation;
-1. ``io``, ``formats``, ``runtime``, ``models``, ``convert``: reading images and files, running models;
+1. ``io``, ``formats``, ``runtime``, ``models``, ``convert``, ``torch``: reading images and files, running models;
 2. ``results``: what tasks return;
 3. ``tasks``: Detector, Classifier, Segmenter on one base;
-4. ``tools``: info, export, bench, doctor;
+4. ``tools``: info, export, bench, val, doctor;
 5. ``cli``: the command line.
 
 The package's ``__init__`` re-exports from every layer; no module imports it. Imports under
@@ -31,7 +31,7 @@ PACKAGE = Path(fastinfer.__file__).parent
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 LAYERS = {
     "_core": 0, "errors": 0, "validate": 0, "_deprecation": 0, "_version": 0,
-    "io": 1, "formats": 1, "runtime": 1, "models": 1, "convert": 1,
+    "io": 1, "formats": 1, "runtime": 1, "models": 1, "convert": 1, "torch": 1,
     "results": 2,
     "tasks": 3,
     "tools": 4,
@@ -43,7 +43,7 @@ OLD_PATHS = {
     "preprocessing": "tasks.preprocessing", "detections": "results.detections", "stream": "io.stream",
     "images": "io.images", "backends": "runtime.backends", "quantization": "runtime.quantization",
     "heads": "formats.heads", "ssd": "formats.ssd", "darknet": "formats.darknet", "model_info": "tools.info",
-    "exporting": "tools.export", "benchmarking": "tools.bench", "doctor": "tools.doctor",
+    "exporting": "tools.export", "benchmarking": "tools.bench", "doctor": "tools.doctor", "coco_eval": "tools.val",
 }
 
 

@@ -18,10 +18,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from testdata import folder as data_folder
 
 from fastinfer import models
 from fastinfer.errors import FastInferError, ModelLoadError
+from testdata import folder as data_folder
 
 MODEL = "yolov3-tiny"
 CFG = "yolov3-tiny.cfg"

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 import testdata as manifest
 
 SCRIPT = Path(manifest.__file__)

@@ -13,7 +13,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 import fastinfer
-from fastinfer import coco_eval
+from fastinfer.tools import val as coco_eval
 
 SAMPLE = Path(__file__).resolve().parent / "data" / "coco-sample.json"
 

@@ -33,7 +33,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import tempfile

@@ -27,7 +27,6 @@ from typing import Any
 
 from . import models
 from ._version import __version__
-from .coco_eval import ValResult, val
 from .errors import BackendError, BackendUnavailableError, FastInferError, InvalidInputError, ModelLoadError
 from .formats.ssd import SSDConfig, SSDPriors
 from .io.images import load_image, read_image, write_image
@@ -43,6 +42,7 @@ from .tasks.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from .tasks.segment import Segmenter
 from .tools.export import ExportError, ExportReport, export
 from .tools.info import ModelInfo, info
+from .tools.val import ValResult, val
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -61,7 +61,7 @@ _MOVED = {
     "preprocessing": "tasks.preprocessing", "detections": "results.detections", "stream": "io.stream",
     "images": "io.images", "backends": "runtime.backends", "quantization": "runtime.quantization",
     "heads": "formats.heads", "ssd": "formats.ssd", "darknet": "formats.darknet", "model_info": "tools.info",
-    "exporting": "tools.export", "benchmarking": "tools.bench", "doctor": "tools.doctor",
+    "exporting": "tools.export", "benchmarking": "tools.bench", "doctor": "tools.doctor", "coco_eval": "tools.val",
 }
 
 

@@ -198,7 +198,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _val(args: argparse.Namespace) -> int:
-    from . import coco_eval
+    from ..tools import val as coco_eval
 
     configs = args.compare or ([args.config] if args.config else ["auto:fp32"])
     results = coco_eval.compare(args.model, args.data, configs, args.images, conf=args.conf, iou=args.iou,

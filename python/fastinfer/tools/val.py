@@ -31,7 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import BackendUnavailableError, InvalidInputError
+from ..errors import BackendUnavailableError, InvalidInputError
 
 __all__ = ["ValResult", "compare", "load_dataset", "parse_config", "val"]
 
@@ -228,8 +228,8 @@ def parse_config(spec: str) -> tuple[str, dict[str, Any]]:
 
     A configuration is ``BACKEND[:PRECISION]``; the precision defaults to fp32.
     """
-    from .backends import BACKENDS
-    from .detector import PRECISIONS
+    from ..runtime.backends import BACKENDS
+    from ..tasks.detect import PRECISIONS
 
     backend, _, precision = str(spec).partition(":")
     precision = precision or "fp32"
@@ -247,7 +247,7 @@ def _category_map(names: Sequence[str], categories: dict[int, str]) -> tuple[dic
 
 
 def _evaluate(detector: Any, dataset: Dataset, config: str) -> ValResult:
-    from .images import read_image
+    from ..io.images import read_image
 
     _, COCOeval = _pycocotools()
     categories = dataset.categories
@@ -316,7 +316,7 @@ def val(model: Any, annotations: str | os.PathLike[str], images: str | os.PathLi
     Returns:
         The figures, per-class table and PR curves (:class:`ValResult`).
     """
-    from .detector import Detector
+    from ..tasks.detect import Detector
 
     dataset = load_dataset(annotations, images)
     if isinstance(model, Detector):

@@ -25,7 +25,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the environment
                                   "build for your CUDA version from pytorch.org)") from _exc
 
 from .backend import TorchBackend, resolve_device  # noqa: E402
-from .preprocess import blob_geometry, make_blob  # noqa: E402
 from .postprocess import select_candidates  # noqa: E402
+from .preprocess import blob_geometry, make_blob  # noqa: E402
 
 __all__ = ["TorchBackend", "blob_geometry", "make_blob", "resolve_device", "select_candidates"]

@@ -124,6 +124,7 @@ class TorchBackend:
             torch.set_num_threads(threads)
         self.half = half
         self.cuda_graph = cuda_graph
+        module: Any  # an nn.Module, or what torch.compile wraps it in
         if isinstance(model, torch.nn.Module):
             module = model.to(self.device)
             self.path: Path | None = None

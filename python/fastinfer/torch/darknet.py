@@ -69,7 +69,7 @@ class _Conv(nn.Module):
                               bias=True)
         with torch.no_grad():
             self.conv.weight.copy_(torch.from_numpy(weight.astype(np.float32)))
-            self.conv.bias.copy_(torch.from_numpy(bias.astype(np.float32)))
+            self.conv.bias.copy_(torch.from_numpy(bias.astype(np.float32)))  # type: ignore[union-attr]
         self.act = _Activation(p["activation"])
 
     def forward(self, x: torch.Tensor, outs: List[torch.Tensor], rows: List[torch.Tensor]) -> torch.Tensor:
