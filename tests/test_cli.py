@@ -216,3 +216,15 @@ def test_entry_point_version():
     proc = subprocess.run([str(entry_point()), "--version"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"fastinfer {fastinfer.__version__} ")
+
+
+@pytest.mark.parametrize(("flags", "level"), [([], logging.INFO), (["-v"], logging.DEBUG), (["-vv"], logging.DEBUG)])
+def test_verbose_flag_sets_fastinfer_log_level(flags, level, capsys):
+    assert cli.main([*flags, "doctor", "--json"]) in (0, 1)
+    assert logging.getLogger("fastinfer").level == level
+    capsys.readouterr()
+
+
+def test_package_logger_has_a_null_handler_and_modules_log_under_it():
+    assert any(isinstance(h, logging.NullHandler) for h in logging.getLogger("fastinfer").handlers)
+    assert fastinfer.tasks.base.log.name == "fastinfer.tasks.base"

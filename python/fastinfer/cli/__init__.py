@@ -8,7 +8,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from ..errors import FastInferError, InvalidInputError
 from ..io.images import read_image, write_image
@@ -23,6 +23,13 @@ from ..tools import doctor
 from ..tools.export import export, load_factory, random_input
 from ..tools.info import info
 from .progress import ProgressBar, draw_inference_time
+
+
+def _print_json(path: str, ms: float, result: Any, files: dict[str, Path | None]) -> None:
+    """One JSON line for an image: its path, time, the result's ``to_dict()`` and the files written."""
+    record = {"image": str(path), "time_ms": round(ms, 2), **result.to_dict()}
+    record.update({key: str(file) for key, file in files.items() if file})
+    print(json.dumps(record))
 
 
 def _detect(args: argparse.Namespace) -> int:
@@ -54,10 +61,7 @@ def _detect(args: argparse.Namespace) -> int:
             written = out_dir / (Path(path).stem + ".jpg")
             write_image(written, dets.draw(image))
         if args.json:
-            record = {"image": str(path), "time_ms": round(elapsed, 2), **dets.to_dict()}
-            if written:
-                record["annotated"] = str(written)
-            print(json.dumps(record))
+            _print_json(path, elapsed, dets, {"annotated": written})
             continue
         print(f"{path}: {len(dets)} objects in {elapsed:.1f} ms")
         for box, score, _, label in dets:
@@ -174,10 +178,7 @@ def _segment(args: argparse.Namespace) -> int:
             continue
         total_ms = result.metadata["timings"]["total_ms"]
         if args.json:
-            record = {"image": str(path), "time_ms": round(total_ms, 2), **result.to_dict()}
-            if written:
-                record["overlay"] = str(written)
-            print(json.dumps(record))
+            _print_json(path, total_ms, result, {"overlay": written})
             continue
         areas = result.areas()
         print(f"{path}: {result.shape[1]}x{result.shape[0]}, {len(areas)} classes in {total_ms:.1f} ms")
