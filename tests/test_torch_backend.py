@@ -38,7 +38,7 @@ def images(photos) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("case", sorted(BLOB_CASES))
-def test_blob_equals_the_core_within_one_grey_level(images, case):
+def test_blob_equals_the_cores(images, case):
     kw = {**DEFAULTS, **BLOB_CASES[case]}
     size = (224, 224) if kw["mode"] == "resize_crop" else (416, 320)
     extra = {"resize": kw["resize"]} if kw["resize"] else {}
@@ -51,7 +51,9 @@ def test_blob_equals_the_core_within_one_grey_level(images, case):
     # One grey level, in blob units: scale / std per channel (channel order after swapRB).
     grey = np.array([kw["scale"] / s for s in kw["std"]], dtype=np.float32)[None, :, None, None]
     difference = np.abs(blob.numpy() - ref) / grey
+    # OpenCV's fixed-point resize emulated: a rare value one grey level off (its vector/scalar split).
     assert difference.max() <= 1.0 + 1e-4, f"{case}: max {difference.max():.3f} grey levels"
+    assert (difference > 0.5).mean() < 1e-3, f"{case}: {(difference > 0.5).mean():.2e} of the values differ"
 
 
 @pytest.mark.parametrize("image_size", [(1, 1), (7, 1000), (1000, 7), (416, 416), (417, 415), (640, 480)])
@@ -117,8 +119,9 @@ def test_module_torchscript_and_export_programs_give_the_module_outputs(tiny, bl
 
 def test_describe_gives_output_shapes(tiny):
     description = TorchBackend(tiny).describe((96, 64))
-    assert description["inputs"][0]["shape"] == [1, 3, 64, 96]
-    assert [o["shape"] for o in description["outputs"]] == [[1, 10], [1, 8, 32, 48]]
+    assert description.inputs[0].shape == (1, 3, 64, 96) and description.inputs[0].image_size() == (96, 64)
+    assert [o.shape for o in description.outputs] == [(1, 10), (1, 8, 32, 48)]
+    assert [o.name for o in description.outputs] == ["output0", "output1"]
 
 
 def test_forward_from_threads_equals_serial(tiny, blob):

@@ -6,6 +6,9 @@ Backends:
         so any version at least as new as the headers it was built with works.
         Darknet models run on it after conversion to ONNX (cached).
     ``opencv``: OpenCV's DNN module (Darknet cfg/weights or ONNX).
+    ``torch``: PyTorch on the CPU or CUDA (``fastinfer.torch``): TorchScript
+        files, ``torch.export`` programs, ``nn.Module`` objects; the tasks
+        build Darknet cfgs as torch modules for it.
     ``auto``: ``onnxruntime``.
 """
 
@@ -83,10 +86,27 @@ def _opencv(model: Path, weights: Path | None) -> _core.Backend:
     return _core.opencv_from_darknet(str(model), str(weights))
 
 
+def _torch(model: Any, weights: Path | None, *, device: str = "cpu", half: bool = False, cuda_graph: bool = False,
+           compile: bool = False, device_pipeline: bool | None = None) -> Any:
+    """PyTorch (``fastinfer.torch``): a TorchScript file, a ``torch.export`` program (``.pt2``) or an
+    ``nn.Module``, on ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:N"``), FP16 with ``half``, replayed
+    from CUDA graphs with ``cuda_graph``, ``torch.compile``d with ``compile``."""
+    if weights is not None:
+        raise InvalidInputError("the torch backend runs a torch program or module; Darknet weights are read by "
+                                "fastinfer.torch.darknet (the tasks do this for a .cfg)")
+    from .. import torch as fastinfer_torch  # BackendUnavailableError naming the pip command without torch
+
+    return fastinfer_torch.TorchBackend(model, device=device, half=half, cuda_graph=cuda_graph, compile=compile,
+                                        device_pipeline=device_pipeline)
+
+
 #: The backends by name: each loader takes the model (and Darknet weights) and its own keyword
 #: options, and returns an object with ``name``, ``output_names`` and ``forward(blob) -> outputs``.
 #: A new backend is one loader here (its runtime in a module of its own).
-LOADERS: dict[str, Callable[..., Any]] = {"onnxruntime": _onnxruntime, "opencv": _opencv}
+LOADERS: dict[str, Callable[..., Any]] = {"onnxruntime": _onnxruntime, "opencv": _opencv, "torch": _torch}
+#: Options only the torch backend understands, refused elsewhere rather than ignored (half=True on ONNX
+#: Runtime would silently run FP32).
+TORCH_ONLY = {"device": "cpu", "half": False, "cuda_graph": False, "compile": False, "device_pipeline": None}
 BACKENDS = ("auto", *LOADERS)
 #: What ``"auto"`` means.
 DEFAULT_BACKEND = "onnxruntime"
@@ -112,11 +132,18 @@ def load(model: Path, weights: Path | None = None, backend: str = "auto", **opti
             Options of another backend are ignored; unknown ones are an error.
     """
     check_choice("backend", backend, BACKENDS)
-    loader = LOADERS[DEFAULT_BACKEND if backend == "auto" else backend]
-    known = {name for fn in LOADERS.values() for name in inspect.signature(fn).parameters}
+    name = DEFAULT_BACKEND if backend == "auto" else backend
+    loader = LOADERS[name]
+    if name != "torch":
+        given = [f"{k}={options[k]!r}" for k, default in TORCH_ONLY.items() if options.get(k) not in (None, default)]
+        if given:
+            raise InvalidInputError(f"{', '.join(given)} is for backend='torch'; the {name} backend runs on the CPU "
+                                    "(ONNX Runtime takes GPUs through providers=[\"CUDAExecutionProvider\"])")
+        options = {k: v for k, v in options.items() if k not in TORCH_ONLY}
+    known = {param for fn in LOADERS.values() for param in inspect.signature(fn).parameters}
     unknown = sorted(set(options) - known)
     if unknown:
         raise InvalidInputError(f"unknown backend option(s) {', '.join(unknown)}; the backends take "
                                 f"{', '.join(sorted(known - {'model', 'weights'}))}")
     takes = inspect.signature(loader).parameters
-    return loader(model, weights, **{k: v for k, v in options.items() if k in takes})
+    return loader(model, weights, **{k: v for k, v in options.items() if k in takes and v is not None})

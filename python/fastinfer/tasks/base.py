@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Mapping, Sequence, Typ
 
 import numpy as np
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, ModelLoadError
 from ..formats import darknet
+from ..formats import onnx as onnx_format
 from ..io.images import ImageLike, load_image
 from ..runtime import backends
 from ..validate import Size, check_choice, check_size
@@ -120,13 +121,56 @@ class Task(Generic[R]):
 
     # ---------------------------------------------------------------- shared by every task
 
-    def load_backend(self, model: Path, weights: Path | None, backend: str,
+    def load_backend(self, model: Any, weights: Path | None, backend: str,
                      backend_options: Mapping[str, Any] | None = None, **options: Any) -> None:
         """Sets ``self.backend``: ``model`` on ``backend`` with the task's backend arguments
-        (``threads=``, ``providers=``, ...), updated by ``backend_options`` (any backend's own options)."""
+        (``threads=``, ``providers=``, ``device=``, ...), updated by ``backend_options`` (any backend's own options)."""
         merged = dict(options)
         merged.update(backend_options or {})
         self.backend = backends.load(model, weights, backend, **merged)
+
+    def describe_torch(self, model: Any, input_size: tuple[int, int], backend_options: Mapping[str, Any] | None,
+                       **options: Any) -> onnx_format.OnnxDescription:
+        """Loads a torch program (TorchScript, ``.pt2`` or an ``nn.Module``) on the torch backend and describes
+        it as an ONNX file is described: its output shapes from one forward pass of zeros at ``input_size``."""
+        self.load_backend(model, None, "torch", backend_options, **options)
+        torch_backend: Any = self.backend  # a fastinfer.torch.TorchBackend
+        description: onnx_format.OnnxDescription = torch_backend.describe(input_size)
+        return description
+
+    def open_model(self, model: Any, backend: str, backend_options: Mapping[str, Any] | None,
+                   input_size: Size | None, **options: Any) -> tuple[onnx_format.OnnxDescription, bool]:
+        """What a model declares, for a task that runs ONNX files or (``backend="torch"``) torch programs.
+
+        Returns:
+            The description, and whether the backend is loaded already (a
+            torch program is loaded to be described: one forward pass of
+            zeros at ``input_size`` gives its output shapes).
+        """
+        is_path = isinstance(model, (str, os.PathLike))
+        suffix = Path(model).suffix.lower() if is_path else ""
+        if backend == "torch" and suffix != ".onnx":
+            if input_size is None:
+                raise InvalidInputError("a torch program does not declare its input size: pass "
+                                        "input_size=(width, height)")
+            return self.describe_torch(model, check_size(input_size), backend_options, **options), True
+        if not is_path:
+            raise InvalidInputError(f"model must be a file path, got {type(model).__name__} (torch modules run "
+                                    "with backend='torch')")
+        path = Path(model)
+        if not path.is_file():
+            raise ModelLoadError(f"model file '{path}' does not exist")
+        if suffix != ".onnx":
+            raise ModelLoadError(f"a {type(self).__name__} runs ONNX models (or, with backend='torch', TorchScript "
+                                 f"and torch.export .pt2 programs), got '{path}'")
+        if backend == "torch":
+            raise InvalidInputError(f"backend='torch' runs torch programs; ONNX model '{path}' runs on "
+                                    "'onnxruntime' or 'opencv'")
+        return onnx_format.describe(path), False
+
+    #: Whether ``postprocess`` takes the backend's device tensors as they are (the torch backend on a
+    #: GPU); other tasks get them as host arrays.
+    device_outputs: ClassVar[bool] = False
 
     @property
     def mode(self) -> str:
@@ -134,12 +178,21 @@ class Task(Generic[R]):
         return self.preprocessing.mode
 
     def preprocess(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """BGR images -> (NCHW float32 blob, per-image transforms)."""
+        """BGR images -> (NCHW float32 blob, per-image transforms).
+
+        A backend on a GPU that builds the blob on its device (the torch
+        backend on CUDA) gets the uint8 images there and builds it there.
+        """
+        if getattr(self.backend, "device_blob", False):
+            return self.backend.make_blob(images, self.input_size, self.preprocessing.core_args())  # type: ignore
         return self.preprocessing.blob(images, self.input_size)
 
     def forward(self, blob: np.ndarray) -> list[np.ndarray]:
         """Runs the network on a blob (the GIL is released; safe from several threads)."""
-        return self.backend.forward(blob)
+        outputs = self.backend.forward(blob)
+        if not self.device_outputs and outputs and not isinstance(outputs[0], np.ndarray):
+            outputs = [o.detach().float().cpu().numpy() for o in outputs]  # device tensors to the host
+        return outputs
 
     def metadata(self) -> dict[str, Any]:
         """What every result of this task records: backend, input size, mode and the task's own keys."""

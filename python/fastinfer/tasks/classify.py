@@ -12,7 +12,6 @@ import numpy as np
 from .. import _core
 from .._deprecation import renamed_arguments, renamed_attribute
 from ..errors import InvalidInputError, ModelLoadError
-from ..formats import onnx as onnx_format
 from ..results.classification import Classification
 from ..runtime import backends
 from ..validate import Size, check_bool, check_channels, check_choice, check_instance, check_size, is_int
@@ -50,7 +49,10 @@ class Classifier(Task[Classification]):
         softmax: ``None`` (default) applies softmax unless the model already
             does (every output row >= 0 and summing to 1), so it is never
             applied twice; ``True`` or ``False`` decides.
-        backend: ``"auto"`` (ONNX Runtime), ``"onnxruntime"`` or ``"opencv"``.
+        backend: ``"auto"`` (ONNX Runtime), ``"onnxruntime"``, ``"opencv"`` or ``"torch"``
+            (TorchScript files, ``torch.export`` ``.pt2`` programs and ``nn.Module`` objects, at ``input_size``).
+        device: the torch backend's device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (on CUDA the blob is built there).
+        half: FP16 weights and activations (torch backend on CUDA).
         threads: ONNX Runtime intra-op threads (None: its default).
         providers: ONNX Runtime execution providers, e.g. ``["CUDAExecutionProvider"]``.
         preprocessing: a whole ``fastinfer.Preprocessing`` instead of
@@ -74,11 +76,12 @@ class Classifier(Task[Classification]):
     names: tuple[str, ...]
 
     @renamed_arguments(labels="names")
-    def __init__(self, model: str | os.PathLike[str], *, names: Names | None = None, input_size: Size = 224,
+    def __init__(self, model: str | os.PathLike[str] | Any, *, names: Names | None = None, input_size: Size = 224,
                  resize: int = 256, mean: float | Sequence[float] = IMAGENET_MEAN,
                  std: float | Sequence[float] = IMAGENET_STD, softmax: bool | None = None, backend: str = "auto",
                  threads: int | None = None, providers: Sequence[str] | None = None,
                  preprocessing: Preprocessing | None = None, graph_optimization: str = "all",
+                 device: str | None = None, half: bool = False,
                  backend_options: Mapping[str, Any] | None = None) -> None:
         check_choice("backend", backend, backends.BACKENDS)
         self.softmax = check_bool("softmax", softmax, optional=True)
@@ -92,16 +95,15 @@ class Classifier(Task[Classification]):
                                           std=check_channels("std", std))
         self.preprocessing = preprocessing
 
-        path = Path(model)
-        if path.suffix.lower() != ".onnx":
-            raise ModelLoadError(f"a Classifier runs ONNX models, got '{path}'")
-        description = onnx_format.describe(path)
-        self.model_path = path
+        options: dict[str, Any] = dict(threads=threads, providers=providers, graph_optimization=graph_optimization,
+                                       device=device, half=half)
+        description, loaded = self.open_model(model, backend, backend_options, self.input_size, **options)
+        path = self.model_path = description.path
         self.num_classes = self._classes(path, description.outputs[0].shape)
         self._check_input(path, description.inputs[0].shape)
         self.names = tuple(self._names(names, self.num_classes))
-        self.load_backend(path, None, backend, backend_options, threads=threads, providers=providers,
-                          graph_optimization=graph_optimization)
+        if not loaded:
+            self.load_backend(path, None, backend, backend_options, **options)
 
     class_names = renamed_attribute("class_names", "names", "Classifier")
 

@@ -51,7 +51,10 @@ class Detector(Task[Detections]):
         letterbox: keep the aspect ratio and pad instead of stretching. Default:
             the family's own choice (stretch for Darknet, letterbox otherwise).
         backend: ``"auto"`` (ONNX Runtime; Darknet models are converted to
-            ONNX once and cached), ``"onnxruntime"`` or ``"opencv"``.
+            ONNX once and cached), ``"onnxruntime"``, ``"opencv"`` or
+            ``"torch"`` (PyTorch on the CPU or CUDA: Darknet cfgs as torch
+            modules, TorchScript files, ``torch.export`` programs (``.pt2``)
+            and ``nn.Module`` objects; ``pip install 'fastinfer[torch]'``).
         head: the output layout, ``"darknet"``, ``"yolov5"``, ``"yolov8"``,
             ``"yolox"`` or ``"ssd"``; default: recognised from the model
             (``"ssd"``: two outputs ``(B, N, 4)`` and ``(B, N, K)``).
@@ -73,8 +76,13 @@ class Detector(Task[Detections]):
             ``fastinfer.SSDPriors``; default: ``SSDPriors()`` (SSD300's 8732).
         ssd: how an SSD's outputs are decoded (``fastinfer.SSDConfig``);
             default: variances (0.1, 0.2), softmax, background column 0.
+        device: the torch backend's device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+            On CUDA the images go to the GPU once as uint8 and the blob, the
+            forward pass and the confidence filter run there.
+        half: FP16 weights and activations (torch backend on CUDA).
         backend_options: any backend's own options (see
-            ``fastinfer.runtime.backends.load``), e.g. ``{"device_id": 1}``.
+            ``fastinfer.runtime.backends.load``), e.g. ``{"device_id": 1}``,
+            or the torch backend's ``{"cuda_graph": True, "compile": True}``.
 
     Example:
         >>> det = fastinfer.Detector("yolov3-tiny")
@@ -86,14 +94,15 @@ class Detector(Task[Detections]):
     task = "detect"
     names: tuple[str, ...]
 
-    def __init__(self, model: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None,
+    def __init__(self, model: str | os.PathLike[str] | Any, weights: str | os.PathLike[str] | None = None,
                  names: Names | None = None, *, input_size: Size | None = None,
                  conf: float = 0.25, iou: float = 0.45, letterbox: bool | None = None, backend: str = "auto",
                  head: str | None = None, preprocessing: Preprocessing | None = None, precision: str = "fp32",
                  calibration_images: Sequence[ImageLike] | None = None, class_agnostic: bool = False,
                  max_det: int | None = None, threads: int | None = None, providers: Sequence[str] | None = None,
                  graph_optimization: str = "all", priors: PriorsLike | None = None,
-                 ssd: SSDConfig | None = None, backend_options: Mapping[str, Any] | None = None) -> None:
+                 ssd: SSDConfig | None = None, device: str | None = None, half: bool = False,
+                 backend_options: Mapping[str, Any] | None = None) -> None:
         self.conf = check_unit("conf", conf)
         self.iou = check_unit("iou", iou)
         self.max_det = check_count("max_det", max_det, optional=True)
@@ -104,13 +113,25 @@ class Detector(Task[Detections]):
         self.precision = check_choice("precision", precision, PRECISIONS)
         if head is not None:
             check_choice("head", head, HEADS)
-        if precision == "int8" and backend == "opencv":
-            raise InvalidInputError("precision='int8' runs on ONNX Runtime; use backend='auto' or 'onnxruntime'")
+        if precision == "int8" and backend in ("opencv", "torch"):
+            hint = " (the torch backend runs FP16 on CUDA with half=True)" if backend == "torch" else ""
+            raise InvalidInputError(f"precision='int8' runs on ONNX Runtime; use backend='auto' or 'onnxruntime'{hint}")
+        options: dict[str, Any] = dict(threads=threads, providers=providers, graph_optimization=graph_optimization,
+                                       device=device, half=half)
 
         self.weights_path: Path | None = None
-        onnx_path: Path | None
-        path, zoo = self._locate(model)
-        if path.suffix.lower() == ".cfg":
+        self._objectness_gate = False
+        onnx_path: Path | None = None
+        path: Path | None
+        if isinstance(model, (str, os.PathLike)):
+            path, zoo = self._locate(model)
+        elif backend == "torch":
+            path, zoo = None, None  # an nn.Module
+        else:
+            raise InvalidInputError(f"model must be a file path or a model zoo name, got {type(model).__name__} "
+                                    "(torch modules run with backend='torch')")
+        suffix = path.suffix.lower() if path is not None else ""
+        if path is not None and suffix == ".cfg":
             if zoo is not None:
                 weights = weights if weights is not None else zoo.weights
                 names = names if names is not None else zoo.names
@@ -126,33 +147,45 @@ class Detector(Task[Detections]):
             # be skipped without reading their class scores.
             self._objectness_gate = True
             # ONNX Runtime runs Darknet models converted to ONNX (once, cached).
-            from .. import convert
+            if backend == "torch":  # the cfg as a torch module (fastinfer.torch.darknet), rows as the converter's
+                from ..torch import darknet as torch_darknet
 
-            onnx_path = None if backend == "opencv" else convert.cached_onnx(
-                resolved.cfg, resolved.weights, input_size=self.input_size)
-        elif path.suffix.lower() == ".onnx":
+                module = torch_darknet.darknet(resolved.cfg, resolved.weights, input_size=self.input_size)
+                self.load_backend(module, None, "torch", backend_options, **options)
+            elif backend != "opencv":
+                from .. import convert
+
+                onnx_path = convert.cached_onnx(resolved.cfg, resolved.weights, input_size=self.input_size)
+        elif path is not None and suffix == ".onnx":
             if weights is not None:
                 raise InvalidInputError(f"weights= is for Darknet models; ONNX model '{path}' holds its own")
+            if backend == "torch":
+                raise InvalidInputError(f"backend='torch' runs TorchScript files, torch.export programs (.pt2), "
+                                        f"nn.Modules and Darknet cfgs; ONNX model '{path}' runs on 'onnxruntime' or "
+                                        "'opencv'")
             description = onnx_format.describe(path)
             self._objectness_gate = description.metadata.get(heads.HEAD_KEY) == "darknet"
             self.model_path, onnx_path = path, path
             self.input_size = self._onnx_input_size(description, input_size)
-            out_shapes = [list(o.shape) for o in description.outputs]
-            given = read_names(names)
-            self.head = head or heads.detect_head(out_shapes, description.metadata,
-                                                  num_classes=len(given) if given else None,
-                                                  input_size=self.input_size)
-            if self.head == "ssd":
-                self.names = self._ssd_layout(path, description.outputs, priors, ssd,
-                                              given or heads.names_from_metadata(description.metadata))
-            else:
-                self.names = tuple(given or heads.names_from_metadata(description.metadata) or
-                                   self._generic_names(out_shapes, self.head))
+            self._layout(path, description, names, head, priors, ssd)
+        elif backend == "torch":  # a TorchScript file, a torch.export program or an nn.Module
+            if weights is not None:
+                raise InvalidInputError("weights= is for Darknet models; a torch program holds its own")
+            size = input_size if input_size is not None else getattr(model, "input_size", None)
+            if size is None:
+                raise InvalidInputError("a torch program does not declare its input size: pass "
+                                        "input_size=(width, height)")
+            self.input_size = check_size(size)
+            description = self.describe_torch(model if path is None else path, self.input_size, backend_options,
+                                              **options)
+            self.model_path = description.path
+            self._layout(description.path, description, names, head, priors, ssd)
         else:
-            raise ModelLoadError(f"cannot tell the format of model '{path}': expected a Darknet .cfg or an .onnx file")
+            raise ModelLoadError(f"cannot tell the format of model '{path}': expected a Darknet .cfg or an .onnx file "
+                                 "(or, with backend='torch', a TorchScript or torch.export .pt2 file)")
         if self.head != "ssd" and (priors is not None or ssd is not None):
-            raise InvalidInputError(f"priors= and ssd= are for SSD models (head='ssd'); model '{path}' has the "
-                                    f"'{self.head}' head")
+            raise InvalidInputError(f"priors= and ssd= are for SSD models (head='ssd'); model '{self.model_path}' has "
+                                    f"the '{self.head}' head")
 
         check_instance("preprocessing", preprocessing, Preprocessing, "fastinfer.Preprocessing")
         preset = preprocessing or PRESETS[self.head]
@@ -164,12 +197,26 @@ class Detector(Task[Detections]):
             assert onnx_path is not None  # int8 is refused on opencv above
             onnx_path = quantization.cached_int8(onnx_path, calibration_images, self._one_blob,
                                                  key=f"{self.preprocessing}{self.input_size}")
-        options = dict(threads=threads, providers=providers, graph_optimization=graph_optimization)
-        if backend == "opencv" or onnx_path is None:
+        if backend == "opencv":
             self.load_backend(self.model_path, self.weights_path, "opencv", backend_options, **options)
-        else:
+        elif backend != "torch":
+            assert onnx_path is not None  # every other model has an ONNX file by now
             self.load_backend(onnx_path, None, backend, backend_options, **options)
         self.onnx_path = onnx_path
+
+    def _layout(self, path: Path, description: onnx_format.OnnxDescription, names: Names | None, head: str | None,
+                priors: PriorsLike | None, ssd: SSDConfig | None) -> None:
+        """Sets the head and the class names of a described model (an ONNX file, or a torch program's outputs)."""
+        out_shapes = [list(o.shape) for o in description.outputs]
+        given = read_names(names)
+        self.head = head or heads.detect_head(out_shapes, description.metadata,
+                                              num_classes=len(given) if given else None, input_size=self.input_size)
+        if self.head == "ssd":
+            self.names = self._ssd_layout(path, description.outputs, priors, ssd,
+                                          given or heads.names_from_metadata(description.metadata))
+        else:
+            self.names = tuple(given or heads.names_from_metadata(description.metadata) or
+                               self._generic_names(out_shapes, self.head))
 
     @staticmethod
     def _locate(model: str | os.PathLike[str]) -> tuple[Path, models.ModelFiles | None]:
@@ -253,10 +300,22 @@ class Detector(Task[Detections]):
         xyxy, confidence, class_id = decoded
         return Detections(xyxy, confidence, class_id, self.names, metadata)
 
+    #: Device tensors (the torch backend on a GPU) are filtered there; only candidates come to the host.
+    device_outputs = True
+
     def postprocess(self, outputs: Sequence[np.ndarray], transforms: np.ndarray, *, conf: float | None = None,
                     iou: float | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Model outputs -> per image ``(xyxy, confidence, class_id)`` in original-image pixels."""
         conf, iou = self.check_options(conf=conf, iou=iou).values()
+        if outputs and not isinstance(outputs[0], np.ndarray):
+            # Device tensors: the confidence filter runs there, and each image's candidate rows come back for
+            # the core's decoding and NMS (the same detections: a row that cannot pass adds nothing).
+            from ..torch import select_candidates
+
+            gate = self._objectness_gate and self.head == "darknet"
+            per_image = select_candidates(outputs, self.head, conf, objectness_gate=gate)
+            return [self.postprocess(rows, transforms[i:i + 1], conf=conf, iou=iou)[0]
+                    for i, rows in enumerate(per_image)]
         max_det = self.max_det or 0
         if self.head == "ssd":
             assert self.ssd is not None and self.priors is not None  # set up with head "ssd"

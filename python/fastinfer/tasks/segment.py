@@ -18,7 +18,6 @@ import numpy as np
 from .. import _core, _deprecation
 from ..errors import InvalidInputError, ModelLoadError
 from ..formats import heads
-from ..formats import onnx as onnx_format
 from ..results.segmentation import Segmentation, palette
 from ..runtime import backends
 from ..validate import Size, check_channels, check_choice, check_instance, check_size
@@ -58,7 +57,10 @@ class Segmenter(Task[Segmentation]):
             ``std`` in the units after it; converted with a warning.
         swap_rb: feed RGB (True) or BGR (False).
         pad_value: letterbox padding, in pixels (0..255, before normalisation).
-        backend: ``"auto"`` (ONNX Runtime), ``"onnxruntime"`` or ``"opencv"``.
+        backend: ``"auto"`` (ONNX Runtime), ``"onnxruntime"``, ``"opencv"`` or ``"torch"``
+            (TorchScript files, ``torch.export`` ``.pt2`` programs and ``nn.Module`` objects, at ``input_size``).
+        device: the torch backend's device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (on CUDA the blob is built there).
+        half: FP16 weights and activations (torch backend on CUDA).
         threads: ONNX Runtime intra-op threads (None: its default).
         providers: ONNX Runtime execution providers, e.g. ``["CUDAExecutionProvider"]``.
         graph_optimization: ONNX Runtime graph optimisation level.
@@ -78,12 +80,12 @@ class Segmenter(Task[Segmentation]):
     task = "segment"
 
     @_deprecation.renamed_arguments(labels="names")
-    def __init__(self, model: str | os.PathLike[str], *, input_size: Size | None = None,
+    def __init__(self, model: str | os.PathLike[str] | Any, *, input_size: Size | None = None,
                  mean: float | Sequence[float] | None = None, std: float | Sequence[float] | None = None,
                  names: Names | None = None, letterbox: bool = False, scale: float | None = None,
                  swap_rb: bool = True, pad_value: float = 127.5, backend: str = "auto", threads: int | None = None,
                  providers: Sequence[str] | None = None, graph_optimization: str = "all",
-                 preprocessing: Preprocessing | None = None,
+                 preprocessing: Preprocessing | None = None, device: str | None = None, half: bool = False,
                  backend_options: Mapping[str, Any] | None = None) -> None:
         check_choice("backend", backend, backends.BACKENDS)
         check_instance("preprocessing", preprocessing, Preprocessing, "fastinfer.Preprocessing")
@@ -104,13 +106,10 @@ class Segmenter(Task[Segmentation]):
                                           std=std, pad_value=pad_value)
         self.preprocessing = preprocessing
 
-        path = Path(model)
-        if not path.is_file():
-            raise ModelLoadError(f"model file '{path}' does not exist")
-        if path.suffix.lower() != ".onnx":
-            raise ModelLoadError(f"a Segmenter runs ONNX models, got '{path}'")
-        description = onnx_format.describe(path)
-        self.model_path = path
+        options: dict[str, Any] = dict(threads=threads, providers=providers, graph_optimization=graph_optimization,
+                                       device=device, half=half)
+        description, loaded = self.open_model(model, backend, backend_options, input_size, **options)
+        path = self.model_path = description.path
         self.input_size = self._input_size(path, description.inputs[0].shape, input_size)
         out_shape = description.outputs[0].shape
         if len(out_shape) not in (3, 4):
@@ -130,8 +129,8 @@ class Segmenter(Task[Segmentation]):
             given = [f"class{i}" for i in range(self.num_classes)]
         #: The class names; None when neither names=, the metadata nor the output's shape give them.
         self.names = tuple(given) if given else None
-        self.load_backend(path, None, backend, backend_options, threads=threads, providers=providers,
-                          graph_optimization=graph_optimization)
+        if not loaded:
+            self.load_backend(path, None, backend, backend_options, **options)
 
     class_names = _deprecation.renamed_attribute("class_names", "names", "Segmenter")
 

@@ -8,12 +8,13 @@ import threading
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from ..errors import BackendError, BackendUnavailableError, InvalidInputError, ModelLoadError
+from ..formats.onnx import OnnxDescription, TensorInfo
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,9 @@ class TorchBackend:
             after a warm-up call, and replay it after (CUDA only).
         compile: ``torch.compile`` the module first.
         threads: torch intra-op threads on CPU (None: torch's default).
+        device_pipeline: build the blob and filter candidates on the device
+            (None: on CUDA only, where it saves the transfers; True on the CPU
+            runs the GPU code path there, for tests).
 
     ``forward`` is safe to call from several threads: plain forward passes
     run concurrently (inference mode changes no state); graph capture and
@@ -108,7 +112,7 @@ class TorchBackend:
 
     def __init__(self, model: str | os.PathLike[str] | torch.nn.Module, *, device: str | torch.device = "cpu",
                  half: bool = False, cuda_graph: bool = False, compile: bool = False,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, device_pipeline: bool | None = None) -> None:
         self.device = resolve_device(device)
         for flag, value in (("half", half), ("cuda_graph", cuda_graph), ("compile", compile)):
             if not isinstance(value, bool):
@@ -122,8 +126,11 @@ class TorchBackend:
             if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
                 raise InvalidInputError(f"threads must be None or an int >= 1, got {threads!r}")
             torch.set_num_threads(threads)
+        if device_pipeline is not None and not isinstance(device_pipeline, bool):
+            raise InvalidInputError(f"device_pipeline must be None, True or False, got {device_pipeline!r}")
         self.half = half
         self.cuda_graph = cuda_graph
+        self._device_pipeline = device_pipeline
         module: Any  # an nn.Module, or what torch.compile wraps it in
         if isinstance(model, torch.nn.Module):
             module = model.to(self.device)
@@ -190,8 +197,27 @@ class TorchBackend:
             graph.replay()
             return [t.clone() for t in static_out]
 
-    def forward(self, blob: np.ndarray) -> list[np.ndarray]:
-        """NCHW float32 blob (host) -> output arrays (host, float32), like the core's backends."""
+    @property
+    def device_blob(self) -> bool:
+        """Whether the tasks build the blob on the device (CUDA) with :meth:`make_blob` rather than in the core."""
+        return self.device.type == "cuda" if self._device_pipeline is None else self._device_pipeline
+
+    def make_blob(self, images: Sequence[np.ndarray], input_size: tuple[int, int],
+                  core_args: dict[str, Any]) -> tuple[torch.Tensor, np.ndarray]:
+        """The core's blob (``Preprocessing.core_args()``) built on the device, in the model's dtype."""
+        from .preprocess import make_blob
+
+        return make_blob(images, input_size, device=self.device, dtype=self._dtype, **core_args)
+
+    def forward(self, blob: Any) -> list[Any]:
+        """NCHW float32 blob (host) -> output arrays (host, float32), like the core's backends.
+
+        A tensor (the device blob of :meth:`make_blob`) gives the output tensors on the device.
+        """
+        if isinstance(blob, torch.Tensor):
+            if blob.ndim != 4:
+                raise InvalidInputError(f"blob must be an NCHW tensor, got shape {tuple(blob.shape)}")
+            return self.forward_tensor(blob)
         if not isinstance(blob, np.ndarray) or blob.ndim != 4 or blob.dtype != np.float32:
             raise InvalidInputError(f"blob must be an NCHW float32 array, got "
                                     f"{getattr(blob, 'dtype', type(blob).__name__)} {getattr(blob, 'shape', '')}")
@@ -208,17 +234,20 @@ class TorchBackend:
         """``output0``, ``output1``, ... (torch programs do not name their outputs); known after a forward pass."""
         return [f"output{i}" for i in range(self._output_count or 1)]
 
-    def describe(self, input_size: tuple[int, int], channels: int = 3) -> dict[str, Any]:
-        """Inputs, outputs (shapes from one forward pass of zeros at ``input_size``) and metadata.
+    def describe(self, input_size: tuple[int, int], channels: int = 3) -> OnnxDescription:
+        """Inputs and outputs (shapes from one forward pass of zeros at ``input_size``), as an ONNX file's.
 
-        The same shape as :func:`fastinfer.heads.describe_onnx` gives for an
-        ONNX file, so the tasks recognise heads the same way for both.
+        The tasks read an ONNX file's description (``fastinfer.formats.onnx.describe``)
+        to recognise heads and check shapes; a torch program gives the same
+        object, so they do the same for both.
         """
         w, h = input_size
         outputs = self.forward_tensor(torch.zeros((1, channels, h, w)))
-        return {"inputs": [{"name": "input", "shape": [1, channels, h, w]}],
-                "outputs": [{"name": name, "shape": list(t.shape)} for name, t in zip(self.output_names, outputs)],
-                "metadata": {}}
+        source = self.path if self.path is not None else Path(f"<{type(self.module).__name__}>")
+        return OnnxDescription(
+            source, (TensorInfo("input", (1, channels, h, w), "float32"),),
+            tuple(TensorInfo(name, tuple(int(d) for d in t.shape), "float32")
+                  for name, t in zip(self.output_names, outputs)), {}, None)
 
     @property
     def info(self) -> dict[str, Any]:
