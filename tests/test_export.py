@@ -414,3 +414,49 @@ def test_cli_export_bad_target(net_file, tmp_path, capsys, target, match):
 def test_cli_export_bad_shape(net_file, tmp_path, capsys):
     assert cli.main(["export", f"{net_file}:make", "--shape", "1", "0", "--out", str(tmp_path / "m.onnx")]) == 2
     assert "shape must be positive ints, got [1, 0]" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- TorchScript and torch.export targets
+
+
+@pytest.mark.parametrize("suffix,exporter", [(".pt", "torchscript"), (".pt2", "torch.export")])
+def test_torchscript_and_torch_export_targets_with_the_parity_report(tmp_path, suffix, exporter):
+    from fastinfer.torch import TorchBackend
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 4, 1)).eval()
+    path = tmp_path / f"net{suffix}"
+    report = fastinfer.export(net, torch.rand(1, 3, 32, 48), path, dynamic_hw=True)
+    assert report.passed and report.exporter == exporter and report.opset is None
+    assert [c.trial for c in report.checks] == ["example", "values", "batch", "height/width"]
+    assert max(c.max_abs for c in report.checks) < 1e-5
+    assert f"{exporter} export {path}" in str(report)
+    blob = np.random.default_rng(1).random((3, 3, 64, 80), dtype=np.float32)
+    (out,) = TorchBackend(path).forward(blob)
+    with torch.no_grad():
+        np.testing.assert_allclose(out, net(torch.from_numpy(blob)).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_torchscript_target_traces_a_module_torchscript_cannot_compile(tmp_path):
+    class WithLambda(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.double = lambda t: t * 2  # TorchScript compiles no lambdas
+
+        def forward(self, x):
+            return self.double(x) + 1
+
+    report = fastinfer.export(WithLambda(), torch.rand(2, 3, 4, 4), tmp_path / "lambda.pt")
+    assert report.passed
+    assert any("traced" in w for w in report.warnings)
+
+
+def test_export_target_errors_name_the_exporter(tmp_path):
+    class DataDependent(nn.Module):
+        def forward(self, x):
+            if x.sum() > 0:  # a branch on the values: torch.export refuses it
+                return x
+            return -x
+
+    with pytest.raises(ExportError, match="torch.export export failed"):
+        fastinfer.export(DataDependent(), torch.rand(2, 3, 4, 4), tmp_path / "dd.pt2")

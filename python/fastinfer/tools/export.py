@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 
 #: Opset used when none is given: ONNX Runtime >= 1.21 and the TorchScript exporter both run it.
 DEFAULT_OPSET = 17
+#: Export targets by file suffix (anything else is ONNX).
+TARGETS = {".pt": "torchscript", ".torchscript": "torchscript", ".ts": "torchscript", ".jit": "torchscript",
+           ".pt2": "torch.export"}
+
 #: Parity tolerances: an output passes when every element has |onnx - torch| <= ATOL + RTOL * |torch|.
 RTOL = 1e-3
 ATOL = 1e-5
@@ -102,7 +106,7 @@ class ExportReport:
     """
 
     path: Path
-    opset: int
+    opset: int | None  # None for TorchScript and torch.export files
     inputs: tuple[TensorInfo, ...]
     outputs: tuple[TensorInfo, ...]
     checks: tuple[ParityCheck, ...]
@@ -136,7 +140,9 @@ class ExportReport:
         def shape(s: Sequence[Dim] | None) -> str:
             return "-" if s is None else "(" + ", ".join("?" if d is None else str(d) for d in s) + ")"
 
-        lines = [f"ONNX export {self.path} (opset {self.opset}, {self.exporter} exporter), checked on {self.runtime}"]
+        what = f"ONNX export {self.path} (opset {self.opset}, {self.exporter} exporter)" if self.opset is not None \
+            else f"{self.exporter} export {self.path}"
+        lines = [f"{what}, checked on {self.runtime}"]
         for kind, specs in (("input", self.inputs), ("output", self.outputs)):
             lines += [f"  {kind:<6} {s.name:<16} {shape(s.shape):<28} {s.dtype}" for s in specs]
         header = ("trial", "input shapes", "output", "shape", "max abs", "max rel", "result")
@@ -345,7 +351,15 @@ def _trace_warnings(torch, caught) -> list[str]:
 def export(model, example_input, path: str | os.PathLike, *, input_names: Sequence[str] = ("input",),
            output_names: Sequence[str] | None = None, dynamic_batch: bool = True, dynamic_hw: bool = False,
            opset: int | None = None, check: bool = True) -> ExportReport:
-    """Exports a PyTorch module to ONNX and checks the file against torch on ONNX Runtime.
+    """Exports a PyTorch module to ONNX (or TorchScript, or ``torch.export``) and checks the file against torch.
+
+    The file's suffix picks the target: ``.onnx`` (checked on ONNX Runtime),
+    ``.pt`` / ``.torchscript`` (``torch.jit.script``, traced when the module
+    is not scriptable) or ``.pt2`` (``torch.export``, with ``batch`` /
+    ``height`` / ``width`` as dynamic dimensions as asked); the TorchScript and
+    ``torch.export`` files are loaded back and checked the same way, on the
+    same trial inputs, as the ONNX file is on ONNX Runtime. These are the files
+    ``backend="torch"`` runs.
 
     The module runs in eval mode for the export (a module left in training
     mode is switched, with a warning, and every submodule gets its own mode
@@ -359,7 +373,7 @@ def export(model, example_input, path: str | os.PathLike, *, input_names: Sequen
         model: a ``torch.nn.Module``; it gets ``*example_input`` and returns a
             tensor or a tuple/list of tensors.
         example_input: a tensor (e.g. NCHW float32) or a tuple of tensors.
-        path: the ``.onnx`` file to write; its folder must exist.
+        path: the file to write (``.onnx``, ``.pt``, ``.pt2``); its folder must exist.
         input_names: one name per input.
         output_names: one name per output (default ``"output"``, or
             ``"output0"``, ``"output1"``, ... for several).
@@ -400,6 +414,7 @@ def export(model, example_input, path: str | os.PathLike, *, input_names: Sequen
         raise InvalidInputError(f"path must be a file to write, got the folder '{path}'")
     if not path.parent.is_dir():
         raise InvalidInputError(f"the folder of path '{path}' does not exist")
+    target = TARGETS.get(path.suffix.lower(), "onnx")
     constants = torch.onnx._constants  # the newest opset the TorchScript exporter writes (named so since 2.5)
     max_opset = getattr(constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", constants.ONNX_MAX_OPSET)
     opset = DEFAULT_OPSET if opset is None else opset
@@ -423,6 +438,9 @@ def export(model, example_input, path: str | os.PathLike, *, input_names: Sequen
         elif any(modes.values()):
             log.info("the model was in training mode: exported in eval mode; its mode is restored after")
         model.eval()
+        if target != "onnx":
+            return _export_torch(torch, model, inputs, path, in_names, output_names, dynamic_batch, dynamic_hw,
+                                 check, notes, target)
         return _export(torch, onnx, model, inputs, path, in_names, output_names, dynamic_batch, dynamic_hw, opset,
                        check, notes)
     finally:
@@ -430,8 +448,8 @@ def export(model, example_input, path: str | os.PathLike, *, input_names: Sequen
             m.training = training
 
 
-def _export(torch, onnx, model, inputs, path, in_names, output_names, dynamic_batch, dynamic_hw, opset,
-            check, notes: list[str]) -> ExportReport:
+def _reference(torch, model, inputs, output_names, dynamic_batch: bool, dynamic_hw: bool):
+    """torch's outputs on every trial input: (output names, trials, expected outputs, data-dependent notes)."""
     try:
         first = _forward(torch, model, inputs)
     except FastInferError:
@@ -457,6 +475,107 @@ def _export(torch, onnx, model, inputs, path, in_names, output_names, dynamic_ba
                       "of the same shape): a data-dependent shape"
                       for name, ref, other in zip(out_names, expected[0], expected[1])
                       for dim, (a, b) in enumerate(zip(ref.shape, other.shape)) if a != b]
+    return out_names, trials, expected, data_dependent
+
+
+def _parity(trials, expected, out_names, run) -> list[ParityCheck]:
+    """Runs ``run(trial inputs) -> outputs`` on every trial and compares with torch's ``expected``."""
+    checks = []
+    for (trial, trial_inputs), refs in zip(trials, expected):
+        shapes = tuple(tuple(t.shape) for t in trial_inputs)
+        try:
+            got = run(trial_inputs)
+        except Exception as exc:  # the runtime's own exceptions
+            error = f"the exported file failed: {type(exc).__name__}: {exc}"
+            checks += [ParityCheck(trial, shapes, n, r.shape, None, math.inf, math.inf, False, error)
+                       for n, r in zip(out_names, refs)]
+            continue
+        for name, ref, out in zip(out_names, refs, got):
+            if out.shape != ref.shape:
+                checks.append(ParityCheck(trial, shapes, name, ref.shape, out.shape, math.inf, math.inf, False,
+                                          f"shape {out.shape} != torch {ref.shape}"))
+                continue
+            max_abs, max_rel, passed = _compare(out, ref, RTOL, ATOL)
+            checks.append(ParityCheck(trial, shapes, name, ref.shape, out.shape, max_abs, max_rel, passed))
+    return checks
+
+
+def _finish(report: ExportReport, trials, check: bool) -> ExportReport:
+    log.info("exported %s: parity %s", report.path, "passed" if report.passed else "FAILED")
+    if check and not report.passed:
+        trials_failed = sorted({c.trial for c in report.failures()}, key=[t for t, _ in trials].index)
+        raise ExportError(f"the exported file '{report.path}' does not match torch on the "
+                          f"{', '.join(trials_failed)} trial(s){_hint(trials_failed)}:\n{report}", report)
+    return report
+
+
+def _export_torch(torch, model, inputs, path, in_names, output_names, dynamic_batch, dynamic_hw, check,
+                  notes: list[str], target: str) -> ExportReport:
+    """A TorchScript (``.pt``) or ``torch.export`` (``.pt2``) file, checked against the eager module."""
+    import warnings as _warnings
+
+    out_names, trials, expected, data_dependent = _reference(torch, model, inputs, output_names, dynamic_batch,
+                                                             dynamic_hw)
+    notes = notes + data_dependent
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", DeprecationWarning)  # torch >= 2.9 marks TorchScript deprecated
+        try:
+            if target == "torchscript":
+                try:
+                    program = torch.jit.script(model)
+                except Exception:  # not scriptable: trace it
+                    program = torch.jit.trace(model, inputs)
+                    notes = notes + ["not scriptable: traced (control flow follows the example input)"]
+                torch.jit.save(program, str(path))
+                loaded = torch.jit.load(str(path))
+            else:
+                # A batch of 1 would be specialised to 1 by torch.export: export with the example doubled.
+                example = tuple(torch.cat([t, t]) if dynamic_batch and t.dim() and t.shape[0] == 1 else t
+                                for t in inputs)
+                dims = []
+                for t in example:
+                    axes = {}
+                    if dynamic_batch and t.dim():
+                        axes[0] = torch.export.Dim("batch")
+                    if dynamic_hw and t.dim() == 4:
+                        axes[2], axes[3] = torch.export.Dim("height"), torch.export.Dim("width")
+                    dims.append(axes or None)
+                program = torch.export.export(model, example, dynamic_shapes=tuple(dims))
+                torch.export.save(program, str(path))
+                loaded = torch.export.load(str(path)).module()
+        except ExportError:
+            raise
+        except Exception as exc:
+            raise ExportError(f"{target} export failed: {type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
+
+    def run(trial_inputs):
+        with torch.no_grad():
+            return [t.detach().cpu().numpy() for t in _flatten_outputs(torch, loaded(*trial_inputs))]
+
+    checks = _parity(trials, expected, out_names, run)
+    specs_in = tuple(TensorInfo(n, tuple(t.shape), str(t.dtype).replace("torch.", ""))
+                     for n, t in zip(in_names, inputs))
+    specs_out = tuple(TensorInfo(n, tuple(r.shape), str(r.dtype)) for n, r in zip(out_names, expected[0]))
+    report = ExportReport(path, None, specs_in, specs_out, tuple(checks), f"torch {torch.__version__}",
+                          exporter=target, warnings=tuple(notes))
+    return _finish(report, trials, check)
+
+
+def _flatten_outputs(torch, value) -> list:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in _flatten_outputs(torch, item)]
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in _flatten_outputs(torch, item)]
+    raise ExportError(f"the exported program returned {type(value).__name__}, not tensors")
+
+
+def _export(torch, onnx, model, inputs, path, in_names, output_names, dynamic_batch, dynamic_hw, opset,
+            check, notes: list[str]) -> ExportReport:
+    out_names, trials, expected, data_dependent = _reference(torch, model, inputs, output_names, dynamic_batch,
+                                                             dynamic_hw)
     in_axes = _input_axes(inputs, in_names, dynamic_batch, dynamic_hw)
     axes = {**in_axes, **_output_axes(in_axes, out_names, in_names, trials, expected)}
 
@@ -486,31 +605,9 @@ def _export(torch, onnx, model, inputs, path, in_names, output_names, dynamic_ba
         raise ExportError(f"the exported file '{path}' fails onnx.checker: {exc}") from exc
     in_specs, out_specs = _tensor_specs(proto.graph.input), _tensor_specs(proto.graph.output)
     runner = _Runner(path, in_specs, out_specs)
-    checks = []
-    for (trial, trial_inputs), refs in zip(trials, expected):
-        shapes = tuple(tuple(t.shape) for t in trial_inputs)
-        try:
-            got = runner([t.cpu().numpy() for t in trial_inputs])
-        except Exception as exc:  # the core's BackendError, or onnxruntime's own exceptions
-            error = f"ONNX Runtime failed: {type(exc).__name__}: {exc}"
-            checks += [ParityCheck(trial, shapes, n, r.shape, None, math.inf, math.inf, False, error)
-                       for n, r in zip(out_names, refs)]
-            continue
-        for name, ref, out in zip(out_names, refs, got):
-            if out.shape != ref.shape:
-                checks.append(ParityCheck(trial, shapes, name, ref.shape, out.shape, math.inf, math.inf, False,
-                                          f"shape {out.shape} != torch {ref.shape}"))
-                continue
-            max_abs, max_rel, passed = _compare(out, ref, RTOL, ATOL)
-            checks.append(ParityCheck(trial, shapes, name, ref.shape, out.shape, max_abs, max_rel, passed))
-    report = ExportReport(path, opset, in_specs, out_specs, tuple(checks),
-                          runner.name, warnings=tuple(notes))
-    log.info("exported %s: parity %s", path, "passed" if report.passed else "FAILED")
-    if check and not report.passed:
-        trials_failed = sorted({c.trial for c in report.failures()}, key=[t for t, _ in trials].index)
-        raise ExportError(f"the ONNX file '{path}' does not match torch on the {', '.join(trials_failed)} trial(s)"
-                          f"{_hint(trials_failed)}:\n{report}", report)
-    return report
+    checks = _parity(trials, expected, out_names, lambda trial_inputs: runner([t.cpu().numpy() for t in trial_inputs]))
+    report = ExportReport(path, opset, in_specs, out_specs, tuple(checks), runner.name, warnings=tuple(notes))
+    return _finish(report, trials, check)
 
 
 def _hint(trials: list[str]) -> str:
