@@ -65,6 +65,7 @@ def report() -> dict[str, Any]:
     if tensorrt["provider"] and not tensorrt["library"]:
         problems.append(f"ONNX Runtime has the {TENSORRT_PROVIDER} but libnvinfer (TensorRT) was not found")
     return {
+        "torch": torch_backend(),
         "fastinfer": {"version": __version__, "location": str(Path(__file__).resolve().parent)},
         "core": {"version": _core.__version__, "library": str(Path(_core.__file__).resolve())},
         "opencv": {"version": _core.opencv_version, "library": loaded_library("libopencv_core")},
@@ -75,6 +76,23 @@ def report() -> dict[str, Any]:
         "platform": platform.platform(),
         "problems": problems,
     }
+
+
+def torch_backend() -> dict[str, Any]:
+    """The torch backend's runtime, located without importing torch: its version (a ``+cpu`` build has no CUDA).
+
+    TensorRT stays outside fastinfer's runtimes: no package index these builds
+    use ships it, so ``backend="torch"`` (FP16, CUDA graphs) is the GPU path;
+    a TensorRT engine would be one more loader in ``runtime.backends``.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("torch")
+    except PackageNotFoundError:
+        found = None
+    return {"version": found, "cuda_build": bool(found) and "+cpu" not in found,
+            "install": None if found else "pip install 'fastinfer[torch]'"}
 
 
 def version_line(info: dict[str, Any] | None = None) -> str:
@@ -106,7 +124,11 @@ def format_report(info: dict[str, Any]) -> str:
         ("CUDA", _found(cuda), f"{CUDA_PROVIDER}: {_yes(cuda['provider'])}; libcudart: "
          f"{cuda['runtime'] or 'not found'}; libcuda: {cuda['driver'] or 'not found'}"),
         ("TensorRT", _found(tensorrt), f"{TENSORRT_PROVIDER}: {_yes(tensorrt['provider'])}; libnvinfer: "
-         f"{tensorrt['library'] or 'not found'}"),
+         f"{tensorrt['library'] or 'not found'} (fastinfer runs no TensorRT engines itself: backend='torch' "
+         "with half=True is its GPU path)"),
+        ("torch backend", info["torch"]["version"] or "not installed",
+         (("CUDA build" if info["torch"]["cuda_build"] else "CPU build") if info["torch"]["version"]
+          else info["torch"]["install"])),
         ("Python", info["python"]["version"], info["python"]["executable"]),
         ("platform", info["platform"], ""),
     ]
