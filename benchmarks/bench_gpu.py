@@ -52,7 +52,7 @@ import fastinfer  # noqa: E402
 from fastinfer import _core  # noqa: E402
 from fastinfer.tools import bench as benchmarking  # noqa: E402
 from fastinfer.torch import TorchBackend  # noqa: E402
-from fastinfer.torch import darknet as torch_darknet  # noqa: E402
+from fastinfer.torch import darknet  # noqa: E402
 
 CONF, IOU = 0.25, 0.45
 
@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="fastinfer-gpu-") as tmp:
         for name, (cfg, weights) in models(args.data, Path(tmp), args.quick).items():
             for size in sizes:
-                module = torch_darknet.darknet(cfg, weights, input_size=(size, size)).to(device)
+                module = darknet(cfg, weights, input_size=(size, size)).to(device)
                 variants = [("fp32", False, False)] + ([("fp16", True, False), ("fp16+graph", True, True)]
                                                        if cuda else [])
                 for batch in batches:
@@ -169,7 +169,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                               f"[{stats['p10']:.3f}-{stats['p90']:.3f}]", flush=True)
 
                     for precision, half, graph in variants:
-                        program = module if not half else torch_darknet.darknet(cfg, weights, input_size=(size, size))
+                        program = module if not half else darknet(cfg, weights, input_size=(size, size))
                         backend = TorchBackend(program, device=device, half=half, cuda_graph=graph)
                         add("forward", precision, timed(lambda b=backend: b.forward_tensor(x), device, args.quick))
                         det = fastinfer.Detector(cfg, weights=weights, input_size=(size, size), backend="torch",

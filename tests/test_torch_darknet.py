@@ -11,9 +11,8 @@ import torch
 
 import fastinfer
 from fastinfer import _core, backends, convert
-from fastinfer.torch import TorchBackend
+from fastinfer.torch import DarknetModule, TorchBackend, darknet
 from fastinfer.torch.backend import save_torchscript
-from fastinfer.torch.darknet import DarknetModule, darknet
 from random_weights import write_random_weights
 
 MINI_CFG = Path(__file__).resolve().parent / "data" / "yolov4-tiny-mini.cfg"

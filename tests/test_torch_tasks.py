@@ -13,8 +13,8 @@ import torch
 
 import efficientnet_lite
 import fastinfer
+from fastinfer.torch import darknet
 from fastinfer.torch.backend import save_torchscript
-from fastinfer.torch.darknet import darknet
 from ssd_reference import TinySSD
 from test_segmenter import make_net as make_deeplab
 from test_ssd import COLUMNS, CONF, INPUT, SHIFTS, TINY, TINY_BOXES_PER_CELL

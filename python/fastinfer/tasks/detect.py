@@ -148,9 +148,9 @@ class Detector(Task[Detections]):
             self._objectness_gate = True
             # ONNX Runtime runs Darknet models converted to ONNX (once, cached).
             if backend == "torch":  # the cfg as a torch module (fastinfer.torch.darknet), rows as the converter's
-                from ..torch import darknet as torch_darknet
+                from ..torch import darknet as darknet_module
 
-                module = torch_darknet.darknet(resolved.cfg, resolved.weights, input_size=self.input_size)
+                module = darknet_module(resolved.cfg, resolved.weights, input_size=self.input_size)
                 self.load_backend(module, None, "torch", backend_options, **options)
             elif backend != "opencv":
                 from .. import convert

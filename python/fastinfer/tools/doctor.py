@@ -87,11 +87,12 @@ def torch_backend() -> dict[str, Any]:
     """
     from importlib.metadata import PackageNotFoundError, version
 
+    found: str | None
     try:
         found = version("torch")
     except PackageNotFoundError:
         found = None
-    return {"version": found, "cuda_build": bool(found) and "+cpu" not in found,
+    return {"version": found, "cuda_build": found is not None and "+cpu" not in found,
             "install": None if found else "pip install 'fastinfer[torch]'"}
 
 

@@ -4,6 +4,8 @@
 needs torch (``pip install 'fastinfer[torch]'``) and raises
 :class:`fastinfer.BackendUnavailableError` naming that command without it.
 
+* :func:`darknet` builds a Darknet cfg + weights as a ``torch.nn.Module``
+  whose outputs are the converted ONNX model's rows.
 * :class:`TorchBackend` runs TorchScript files, ``torch.export`` programs
   (``.pt2``) and live ``nn.Module`` objects on ``"cpu"``, ``"cuda"`` or
   ``"cuda:N"``, optionally in FP16, with CUDA graphs or ``torch.compile``.
@@ -25,7 +27,9 @@ except ImportError as _exc:  # pragma: no cover - depends on the environment
                                   "build for your CUDA version from pytorch.org)") from _exc
 
 from .backend import TorchBackend, resolve_device  # noqa: E402
+from .darknet_model import DarknetModule, darknet  # noqa: E402
 from .postprocess import select_candidates  # noqa: E402
 from .preprocess import blob_geometry, make_blob  # noqa: E402
 
-__all__ = ["TorchBackend", "blob_geometry", "make_blob", "resolve_device", "select_candidates"]
+__all__ = ["DarknetModule", "TorchBackend", "blob_geometry", "darknet", "make_blob", "resolve_device",
+           "select_candidates"]

@@ -12,7 +12,7 @@ scriptable (``torch.jit.script``) and exportable (``torch.export``).
 
 Example:
     >>> from fastinfer.torch import darknet
-    >>> model = darknet.darknet("yolov3-tiny.cfg", "yolov3-tiny.weights").eval()  # doctest: +SKIP
+    >>> model = darknet("yolov3-tiny.cfg", "yolov3-tiny.weights").eval()  # doctest: +SKIP
     >>> rows = model(torch.rand(1, 3, 416, 416))  # doctest: +SKIP
 """
 
