@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import _core
 from ..errors import InvalidInputError
+from ..validate import check_path
 
 ImageLike = Union[str, "os.PathLike[str]", np.ndarray]
 
@@ -26,7 +27,7 @@ def load_image(source: ImageLike, *, name: str = "image") -> np.ndarray:
             has the wrong dtype, rank, channel count or size.
     """
     if isinstance(source, (str, os.PathLike)):
-        return _core.imread(os.fspath(source))
+        return _core.imread(check_path(name, source))
     if not isinstance(source, np.ndarray):
         raise InvalidInputError(f"{name} must be a path or a numpy array, got {type(source).__name__}")
     if source.dtype != np.uint8:
@@ -47,9 +48,9 @@ def is_image_like(value: Any) -> bool:
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Reads an image file as BGR uint8 (no OpenCV Python package needed)."""
-    return _core.imread(os.fspath(path))
+    return _core.imread(check_path("path", path))
 
 
 def write_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
     """Writes an image file; the extension picks the format."""
-    _core.imwrite(os.fspath(path), np.ascontiguousarray(image))
+    _core.imwrite(check_path("path", path), np.ascontiguousarray(image))

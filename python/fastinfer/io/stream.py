@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import _core
 from ..errors import FastInferError, InvalidInputError
-from ..validate import check_count
+from ..validate import check_int, check_path, check_threads
 from .images import ImageLike, load_image
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,6 +51,8 @@ Source = Union[str, "os.PathLike[str]", int, Sequence[ImageLike]]
 THREAD_PREFIX = "fastinfer-stream"
 _POLL_S = 0.05  # how often a blocked stage looks at the stop flag
 _JOIN_S = 5.0
+MAX_BATCH = 4096  # frames per network call
+MAX_CAMERA = 2**31 - 1
 
 
 class StreamWarning(UserWarning):
@@ -174,9 +176,10 @@ def open_source(source: Source) -> _Source:
             holds no images, or ``source`` is none of these.
     """
     if isinstance(source, (int, np.integer)) and not isinstance(source, bool):
-        return _video_source(VideoReader(int(source)))
+        # Defect 9 of issue 17: an index OpenCV cannot take is named, not a pybind11 TypeError.
+        return _video_source(VideoReader(check_int("source (a camera index)", source, low=0, high=MAX_CAMERA)))
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
+        path = Path(check_path("source", source))
         if path.is_dir():
             return _folder_source(path)
         if path.suffix.lower() in IMAGE_SUFFIXES:
@@ -232,8 +235,8 @@ class Stream(Generic[R]):
 
     def __init__(self, task: Task[R], source: Source, *, batch_size: int = 1, workers: int | None = None,
                  options: dict[str, Any] | None = None) -> None:
-        batch_size = check_count("batch_size", batch_size)  # type: ignore[assignment]
-        workers = check_count("workers", workers, optional=True)
+        batch_size = check_int("batch_size", batch_size, high=MAX_BATCH)
+        workers = check_threads("workers", workers)  # issue 17, defect 6: bounded like threads=
         src = open_source(source)
         self.name, self.total, self.fps = src.name, src.total, src.fps
         self._close_source = src.close

@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 
 from .. import _core
 from ..errors import BackendUnavailableError, InvalidInputError
-from ..validate import check_choice, check_count
+from ..validate import check_choice, check_providers, check_threads
 
 GRAPH_OPTIMIZATIONS = ("disable", "basic", "extended", "all")
 LIBRARY_ENV = "FASTINFER_ONNXRUNTIME_LIB"
@@ -69,11 +69,12 @@ def _onnxruntime(model: Path, weights: Path | None, *, threads: int | None = Non
                  providers: Sequence[str] | None = None, device_id: int = 0) -> _core.Backend:
     """ONNX Runtime from the core: an ``.onnx`` file with its session options."""
     check_choice("graph_optimization", graph_optimization, GRAPH_OPTIMIZATIONS)
-    threads = check_count("threads", threads, optional=True)
+    threads = check_threads("threads", threads)  # issue 17, defects 6 and 11
+    providers = check_providers(providers)
     if model.suffix.lower() != ".onnx":
         raise InvalidInputError(f"the onnxruntime backend runs .onnx files, got '{model}' (convert it first)")
     load_onnxruntime()
-    return _core.onnxruntime_from_file(str(model), threads or 0, 0, graph_optimization, list(providers or []),
+    return _core.onnxruntime_from_file(str(model), threads or 0, 0, graph_optimization, providers,
                                        int(device_id))
 
 

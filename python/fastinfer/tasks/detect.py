@@ -17,7 +17,19 @@ from ..formats.ssd import DEFAULT_MAX_DET, PriorsLike, SSDConfig, SSDPriors, loa
 from ..io.images import ImageLike
 from ..results.detections import Detections
 from ..runtime import backends, quantization
-from ..validate import Size, check_choice, check_count, check_instance, check_size, check_unit
+from ..validate import (
+    Size,
+    check_bool,
+    check_choice,
+    check_file,
+    check_instance,
+    check_max_det,
+    check_path,
+    check_providers,
+    check_size,
+    check_threads,
+    check_unit,
+)
 from .base import Names, Task, read_names
 from .preprocessing import PRESETS, Preprocessing
 
@@ -105,8 +117,13 @@ class Detector(Task[Detections]):
                  backend_options: Mapping[str, Any] | None = None) -> None:
         self.conf = check_unit("conf", conf)
         self.iou = check_unit("iou", iou)
-        self.max_det = check_count("max_det", max_det, optional=True)
-        self.class_agnostic = bool(class_agnostic)
+        # Issue 17, defects 9 and 11: every argument checked here, by the shared validators.
+        self.max_det = check_max_det(max_det)
+        self.class_agnostic = bool(check_bool("class_agnostic", class_agnostic))
+        threads = check_threads("threads", threads)
+        providers = check_providers(providers)
+        if weights is not None:
+            weights = check_file("weights", weights, "weights file")
         self.ssd: SSDConfig | None = None  # SSD models only: decoding and priors
         self.priors: np.ndarray | None = None
         check_choice("backend", backend, backends.BACKENDS)
@@ -124,7 +141,7 @@ class Detector(Task[Detections]):
         onnx_path: Path | None = None
         path: Path | None
         if isinstance(model, (str, os.PathLike)):
-            path, zoo = self._locate(model)
+            path, zoo = self._locate(check_path("model", model))
         elif backend == "torch":
             path, zoo = None, None  # an nn.Module
         else:
@@ -139,7 +156,9 @@ class Detector(Task[Detections]):
                 raise InvalidInputError(f"a Darknet cfg has the 'darknet' head, not head={head!r}")
             resolved = darknet.resolve(path, weights, names)
             self.head, self.names = "darknet", resolved.names
-            self.input_size = check_size(input_size) if input_size is not None else resolved.input_size
+            # Issue 17, defect 9: a cfg may ask for a size no blob can be made at; checked before converting.
+            self.input_size = check_size(input_size if input_size is not None else resolved.input_size,
+                                         "input_size" if input_size is not None else f"the input size of '{path}'")
             self.model_path, self.weights_path = resolved.cfg, resolved.weights
             log.debug("class names from %s", resolved.names_source)
             # OpenCV's Darknet layers and the converted graph both score a
@@ -164,9 +183,12 @@ class Detector(Task[Detections]):
                                         f"nn.Modules and Darknet cfgs; ONNX model '{path}' runs on 'onnxruntime' or "
                                         "'opencv'")
             description = onnx_format.describe(path)
+            if not description.inputs:  # issue 17, defect 9: was an IndexError
+                raise ModelLoadError(f"ONNX model '{path}' has no inputs; a detector needs one image input")
             self._objectness_gate = description.metadata.get(heads.HEAD_KEY) == "darknet"
             self.model_path, onnx_path = path, path
-            self.input_size = self._onnx_input_size(description, input_size)
+            # Issue 17, defect 9: the metadata's imgsz may ask for a size no blob can be made at.
+            self.input_size = check_size(self._onnx_input_size(description, input_size), f"the input size of '{path}'")
             self._layout(path, description, names, head, priors, ssd)
         elif backend == "torch":  # a TorchScript file, a torch.export program or an nn.Module
             if weights is not None:
@@ -217,6 +239,8 @@ class Detector(Task[Detections]):
         else:
             self.names = tuple(given or heads.names_from_metadata(description.metadata) or
                                self._generic_names(out_shapes, self.head))
+            if self.head != "darknet" and len(out_shapes[0]) in (2, 3):  # issue 17, defect 12
+                self._check_class_count(out_shapes[0])
 
     @staticmethod
     def _locate(model: str | os.PathLike[str]) -> tuple[Path, models.ModelFiles | None]:
@@ -233,7 +257,8 @@ class Detector(Task[Detections]):
     @staticmethod
     def _generic_names(out_shapes: list[list[int | str | None]], head: str) -> list[str]:
         """``class0``, ``class1``, ... for a model that does not name its classes (COCO for Darknet rows)."""
-        channels = out_shapes[0][1] if head == "yolov8" else out_shapes[0][-1]
+        shape = out_shapes[0]
+        channels = (shape[1] if len(shape) > 1 else None) if head == "yolov8" else (shape[-1] if shape else None)
         if not isinstance(channels, int):
             raise ModelLoadError(f"cannot tell the number of classes from output shape {out_shapes[0]}: pass names=")
         count = channels - (4 if head == "yolov8" else 5)
@@ -333,5 +358,21 @@ class Detector(Task[Detections]):
                         f"classes (expected a last dimension of {expected})")
             return _core.postprocess_darknet(list(outputs), transforms, self.input_size, conf, iou,
                                              self.class_agnostic, max_det, objectness_gate=self._objectness_gate)
+        self._check_class_count(outputs[0])
         return _core.postprocess_head(outputs[0], transforms, self.input_size, self.head, conf, iou,
                                       self.class_agnostic, max_det)
+
+    def _check_class_count(self, output: np.ndarray | Sequence[int | str | None]) -> None:
+        """The names fit the output's class columns: at load when the output's shape is fixed, else at each call
+        (defect 12 of issue 17: a dynamic output took any number of names and labels came out wrong)."""
+        shape = tuple(output.shape) if isinstance(output, np.ndarray) else tuple(output)
+        if len(shape) not in (2, 3):
+            return  # the core names the shape it expected
+        channels = shape[-2] if self.head == "yolov8" else shape[-1]
+        if not isinstance(channels, (int, np.integer)):
+            return  # dynamic: checked on the first output
+        classes = int(channels) - (4 if self.head == "yolov8" else 5)
+        if classes != len(self.names):
+            raise InvalidInputError(
+                f"model '{self.model_path}' predicts {classes} classes (output shape {list(shape)}, head "
+                f"'{self.head}') but {len(self.names)} class names were given; pass names= with {classes} names")
