@@ -171,9 +171,11 @@ def cached_onnx(cfg: PathLike, weights: PathLike, *, input_size: Optional[tuple[
     The file is ``<home>/onnx/<key>.onnx`` (``<home>`` as in
     :func:`fastinfer.runtime.cache.home`), ``<key>`` the SHA-256 of the cfg
     bytes, the weights bytes, the input size and :data:`FORMAT_VERSION`. It
-    has a dynamic batch dimension. Conversions are written to a temporary
-    file in that folder and renamed into place, so concurrent processes never
-    see a partial file.
+    has a dynamic batch dimension. It is written by :mod:`fastinfer.runtime.cache`: to
+    a partial file renamed into place (concurrent processes never see a
+    partial file), with its SHA-256 recorded beside it; a cached file that no
+    longer matches that hash (or has none) is converted again, with a
+    warning.
 
     Args:
         cfg: The Darknet ``.cfg``.

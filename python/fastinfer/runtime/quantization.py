@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -133,8 +132,8 @@ def quantize(model: str | os.PathLike[str], calibration_images: Sequence[ImageLi
     blobs = [preprocess(load_image(img, name=f"calibration_images[{i}]")) for i, img in enumerate(images)]
 
     out = Path(out) if out is not None else model.with_name(model.stem + ".int8.onnx")
-    with tempfile.TemporaryDirectory(prefix="fastinfer-quant-") as tmp, cache.atomic_path(out, "INT8 model") as partial:
-        prepared = Path(tmp) / "prepared.onnx"
+    with cache.temp_dir("fastinfer-quant-") as tmp, cache.atomic_path(out, "INT8 model") as partial:
+        prepared = tmp / "prepared.onnx"
         quant_pre_process(str(model), str(prepared), skip_symbolic_shape=True)
         excluded = head_nodes(onnx_format.load(prepared)) if exclude_head else []
         quantize_static(
@@ -153,7 +152,8 @@ def cached_int8(model: Path, calibration_images: Sequence[ImageLike] | None,
 
     The file lives under ``<cache>/int8/``, named by the SHA-256 of the FP32
     model, of each calibration image and of ``key`` (which should describe
-    ``preprocess``).
+    ``preprocess``); :mod:`fastinfer.cache` records its hash and quantizes
+    again when the file no longer matches it.
     """
     images = default_calibration_images() if calibration_images is None else list(calibration_images)
     digest = cache.Key(f"int8 recipe {RECIPE_VERSION}").file(model, "ONNX model")
