@@ -228,3 +228,45 @@ def test_verbose_flag_sets_fastinfer_log_level(flags, level, capsys):
 def test_package_logger_has_a_null_handler_and_modules_log_under_it():
     assert any(isinstance(h, logging.NullHandler) for h in logging.getLogger("fastinfer").handlers)
     assert fastinfer.tasks.base.log.name == "fastinfer.tasks.base"
+
+
+# ---------------------------------------------------------------- --out that cannot be created (issue 17, defect 7)
+
+
+def _bad_outs(tmp_path: Path) -> list[str]:
+    existing = tmp_path / "a-file"
+    existing.write_text("not a folder")
+    return [str(existing), str(existing / "sub"), "/dev/full"]
+
+
+@pytest.mark.parametrize("command", ["detect", "segment", "video"])
+def test_out_that_cannot_be_created_is_an_error_without_traceback(tmp_path, capsys, dog, yolo_files, command):
+    # Defect 7: an existing file, file/sub or /dev/full as --out printed a traceback and exited 1.
+    for out in _bad_outs(tmp_path):
+        if command == "detect":
+            argv = ["detect", str(dog), "--model", str(yolo_files["cfg"]), "--out", out]
+        elif command == "segment":
+            argv = ["segment", str(dog), "--model", str(yolo_files["cfg"]), "--out", out]
+        else:
+            argv = ["detect", str(tmp_path / "clip.mp4"), "--model", str(yolo_files["cfg"]), "--out", out]
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error: --out") and out in err and "Traceback" not in err, err
+
+
+def test_video_out_in_an_unwritable_place_is_an_error(tmp_path, capsys, yolo_files):
+    existing = tmp_path / "a-file"
+    existing.write_text("not a folder")
+    argv = ["detect", str(tmp_path / "clip.mp4"), "--model", str(yolo_files["cfg"]), "--out", str(existing / "v.mp4")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --out") and str(existing) in err
+
+
+def test_entry_point_out_is_an_existing_file(tmp_path, dog, yolo_files):
+    # Defect 7, through the installed script: exit 2 and one line on stderr.
+    existing = tmp_path / "a-file"
+    existing.write_text("x")
+    proc = subprocess.run([str(entry_point()), "detect", str(dog), "--model", str(yolo_files["cfg"]), "--out",
+                           str(existing)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.strip() == f"error: --out '{existing}' exists and is not a folder"

@@ -32,16 +32,38 @@ def _print_json(path: str, ms: float, result: Any, files: dict[str, Path | None]
     print(json.dumps(record))
 
 
+def _make_folder(folder: Path, flag: str = "--out") -> Path:
+    """Creates ``folder`` (and its parents) for output, or an ``InvalidInputError`` naming ``flag`` (defect 7 of
+    issue 17: an existing file, ``file/sub`` or ``/dev/full`` gave a traceback)."""
+    if folder.exists() and not folder.is_dir():
+        raise InvalidInputError(f"{flag} '{folder}' exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(f"{flag}: cannot create the folder '{folder}': {exc.strerror or exc}") from exc
+    return folder
+
+
+def _video_out(out_arg: str, source: str) -> Path:
+    """The annotated video's path for ``--out`` (a video file, or a folder to put NAME.mp4 in), its folder made."""
+    out = Path(out_arg) if is_video_path(out_arg) else Path(out_arg) / (Path(source).stem + ".mp4")
+    _make_folder(out.parent)
+    if out.is_dir():
+        raise InvalidInputError(f"--out '{out}' is a folder, not a video file")
+    return out
+
+
 def _detect(args: argparse.Namespace) -> int:
-    detector = Detector(args.model, conf=args.conf, iou=args.iou, letterbox=args.letterbox, backend=args.backend,
-                        head=args.head, precision=args.precision, input_size=args.input_size)
     videos = [p for p in args.images if is_video_path(p) or p.isdigit()]
     if args.out and is_video_path(args.out) and (len(videos) != 1 or len(args.images) != 1):
         raise InvalidInputError(f"--out {args.out} names a video file: give one video (or camera) to detect in, "
                                 f"not {len(args.images)} inputs; for several, give --out a folder")
-    out_dir = Path(args.out) if args.out and not is_video_path(args.out) else None
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    # The output folder first: a bad --out fails before a model is loaded.
+    out_dir = _make_folder(Path(args.out)) if args.out and not is_video_path(args.out) else None
+    if args.out and is_video_path(args.out):
+        _video_out(args.out, videos[0])
+    detector = Detector(args.model, conf=args.conf, iou=args.iou, letterbox=args.letterbox, backend=args.backend,
+                        head=args.head, precision=args.precision, input_size=args.input_size)
     failures = 0
     for path in args.images:
         if path in videos:
@@ -74,11 +96,7 @@ def _detect(args: argparse.Namespace) -> int:
 
 def _detect_video(detector: Detector, source: str, args: argparse.Namespace) -> bool:
     """Runs ``detector.stream`` over a video or camera; writes the annotated video and JSON lines if asked."""
-    if args.out:
-        out = Path(args.out) if is_video_path(args.out) else Path(args.out) / (Path(source).stem + ".mp4")
-        out.parent.mkdir(parents=True, exist_ok=True)
-    else:
-        out = None
+    out = _video_out(args.out, source) if args.out else None
     try:
         stream = detector.stream(int(source) if source.isdigit() else source)
     except FastInferError as exc:
@@ -158,11 +176,9 @@ def _info(args: argparse.Namespace) -> int:
 def _segment(args: argparse.Namespace) -> int:
     if not 0.0 <= args.alpha <= 1.0:
         raise InvalidInputError(f"--alpha must be in [0, 1], got {args.alpha}")
+    out_dir = _make_folder(Path(args.out)) if args.out else None  # before the model: a bad --out fails at once
     segmenter = Segmenter(args.model, input_size=args.input_size, mean=args.mean, std=args.std, names=args.names,
                           letterbox=args.letterbox, backend=args.backend)
-    out_dir = Path(args.out) if args.out else None
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
     for path in args.images:
         try:
@@ -382,6 +398,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except FastInferError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file the command writes (--out on a full disk, ...): no traceback
+        where = f" '{exc.filename}'" if exc.filename else ""
+        print(f"error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
