@@ -7,6 +7,7 @@ are checked against the same detector called on each frame in turn.
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import shutil
@@ -301,6 +302,38 @@ def test_breaking_out_stops_the_threads_within_a_second(det, video):
     assert wait_for_no_stream_threads(1.0) == []
 
 
+def test_breaking_out_stops_the_threads_while_the_stream_is_held(det, video):
+    # Defect 14 of issue 17: with `s` holding the stream, `break` left its threads running until s.close().
+    s = det.stream(video, workers=2)
+    for index, _, _ in s:
+        if index == 0:
+            assert len(stream_threads()) == 4
+        if index == 2:
+            break
+    assert stream_threads() == []  # joined before the loop's next statement, not eventually
+    assert list(s) == []  # iterate once: the stream is over
+    s.close()  # closing again is harmless
+
+
+def test_an_exception_in_the_loop_stops_the_threads_while_the_stream_is_held(det, video):
+    s = det.stream(video)
+    with pytest.raises(RuntimeError, match="user code"):
+        for index, _, _ in s:
+            if index == 1:
+                raise RuntimeError("user code")
+    assert stream_threads() == []
+
+
+def test_a_dropped_stream_stops_its_threads(det, video):
+    # Defect 14: a stream advanced by hand and then dropped (garbage-collected) stops its threads too.
+    s = det.stream(video)
+    next(s)
+    assert stream_threads()
+    del s
+    gc.collect()
+    assert wait_for_no_stream_threads(1.0) == []
+
+
 def test_ctrl_c_stops_the_threads(det, video):
     with pytest.raises(KeyboardInterrupt):
         for index, _, _ in det.stream(video, workers=2):
@@ -320,11 +353,11 @@ def test_close_and_with_stop_the_threads(det, video):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"batch_size": 0}, "batch_size must be an int >= 1, got 0"),
-    ({"batch_size": True}, "batch_size must be an int >= 1, got True"),
-    ({"batch_size": 2.0}, r"batch_size must be an int >= 1, got 2\.0"),
-    ({"workers": 0}, "workers must be None or an int >= 1, got 0"),
-    ({"workers": "2"}, "workers must be None or an int >= 1, got '2'"),
+    ({"batch_size": 0}, r"batch_size must be an int in \[1, 4096\], got 0"),
+    ({"batch_size": True}, r"batch_size must be an int in \[1, 4096\], got True"),
+    ({"batch_size": 2.0}, r"batch_size must be an int in \[1, 4096\], got 2\.0 \(float\)"),
+    ({"workers": 0}, r"workers must be None or an int in \[1, \d+\] \(4 x the \d+ cores of this machine\), got 0"),
+    ({"workers": "2"}, r"workers must be None or an int in \[1, \d+\], got '2' \(str\)"),
 ])
 def test_bad_arguments(det, video, raises_invalid, kwargs, match):
     with raises_invalid(match):

@@ -40,7 +40,7 @@ def dog(testdata):
 def test_threads_above_the_limit_are_refused_at_once(cfg_args, raises_invalid, threads):
     # Defect 6: threads=10000 did not finish constructing in 300 s.
     limit = validate.max_threads()
-    with raises_invalid(rf"threads must be an int in \[1, {limit}\] \(4 x the \d+ cores of this machine\), "
+    with raises_invalid(rf"threads must be None or an int in \[1, {limit}\] \(4 x the \d+ cores of this machine\), "
                         rf"got {threads}"):
         fastinfer.Detector(**cfg_args, threads=threads)
 
@@ -53,7 +53,7 @@ def test_threads_at_the_limit_are_accepted(cfg_args):
 
 def test_stream_workers_are_bounded(detector, dog, raises_invalid):
     # Defect 6: the stream's inference threads follow the same limit.
-    with raises_invalid(r"workers must be an int in \[1, \d+\]"):
+    with raises_invalid(r"workers must be None or an int in \[1, \d+\]"):
         detector.stream([dog], workers=validate.max_threads() + 1)
 
 
@@ -62,7 +62,7 @@ def test_stream_workers_are_bounded(detector, dog, raises_invalid):
 
 def test_huge_max_det_is_refused_at_construction(cfg_args, raises_invalid):
     # Defect 9: max_det=10**12 was accepted, then every call raised pybind11's TypeError.
-    with raises_invalid(r"max_det must be an int in \[1, 100000\], got 1000000000000"):
+    with raises_invalid(r"max_det must be None or an int in \[1, 100000\], got 1000000000000"):
         fastinfer.Detector(**cfg_args, max_det=10**12)
 
 

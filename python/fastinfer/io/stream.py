@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 import warnings
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generator, Generic, Iterator, Sequence, TypeVar, Union
@@ -218,8 +219,12 @@ def _get(q: queue.Queue, stop: threading.Event) -> Any:
 class Stream(Generic[R]):
     """Iterator of ``(frame_index, frame, result)`` from a task's ``stream()`` (``Detector.stream`` and the others).
 
-    Iterate it once. Leaving the loop early (``break``, an exception, Ctrl-C),
-    ``close()`` or the end of a ``with`` block stops and joins its threads.
+    Iterate it once. Leaving a ``for`` loop over it in any way (its end,
+    ``break``, an exception, Ctrl-C) stops and joins its threads, whether or
+    not a variable still holds the stream; so do ``close()``, the end of a
+    ``with`` block, and the stream being garbage-collected. Only ``next()``
+    called by hand leaves the threads running (ready with the next frames)
+    until one of those happens.
 
     Attributes:
         name: how messages name the source (``"'clip.mp4'"``, ``"camera 0"``, ...).
@@ -240,20 +245,29 @@ class Stream(Generic[R]):
         src = open_source(source)
         self.name, self.total, self.fps = src.name, src.total, src.fps
         self._close_source = src.close
-        # The generator does not hold `self`, so dropping the stream closes it at once.
+        # The generator does not hold `self`, so dropping the stream closes it at once; the finalizer makes
+        # sure of it (and closes a source never iterated) even if something keeps the generator alive.
         pipeline = _Pipeline(task, src, int(batch_size), int(workers or 1), options or {})
         self._iterator: Generator[tuple[int, np.ndarray, R], None, None] = pipeline.results()
+        self._finalizer = weakref.finalize(self, _close_all, self._iterator, src.close)
 
-    def __iter__(self) -> Stream[R]:
-        return self
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray, R]]:
+        """A loop's own iterator: when the loop is left (``break``, an exception, its end), the loop drops it and
+        the stream is closed, whether or not the caller still holds the stream (issue 17, defect 14)."""
+        return self._loop()
+
+    def _loop(self) -> Iterator[tuple[int, np.ndarray, R]]:
+        try:
+            yield from self._iterator
+        finally:
+            self.close()
 
     def __next__(self) -> tuple[int, np.ndarray, R]:
         return next(self._iterator)
 
     def close(self) -> None:
         """Stops the threads, waits for them and closes the source (also done when the loop ends or breaks)."""
-        self._iterator.close()
-        self._close_source()  # when never iterated, no thread has closed it
+        self._finalizer()
 
     def __enter__(self) -> Stream[R]:
         return self
@@ -396,6 +410,11 @@ class _Pipeline(Generic[R]):
         alive = [t.name for t in self.threads if t.is_alive()]
         if alive:  # pragma: no cover - a stage stuck in a long call (e.g. a camera read)
             log.warning("stream threads still running after %.0f s: %s", _JOIN_S, ", ".join(alive))
+
+
+def _close_all(iterator: Iterator[Any], close_source: Callable[[], None]) -> None:
+    iterator.close()  # the pipeline's `finally`: stop flag, drained queues, joined threads
+    close_source()  # when never iterated, no thread has closed it
 
 
 def _drain(q: queue.Queue) -> None:

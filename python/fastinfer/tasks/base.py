@@ -245,7 +245,8 @@ class Task(Generic[R]):
 
         Returns:
             An iterator of ``(frame_index, frame, result)`` in frame order;
-            leaving the loop early stops its threads.
+            leaving a ``for`` loop over it (``break`` included, with or
+            without a variable holding the stream) stops and joins its threads.
 
         Raises:
             InvalidInputError: the video or camera cannot be opened, or a frame
