@@ -472,7 +472,8 @@ def test_cached_onnx_converts_once(mini, fastinfer_home, two_photos):
     other = convert.cached_onnx(*mini, input_size=(256, 320))
     assert other != first and other.parent == first.parent
     names = {p.name for p in first.parent.iterdir()}  # other tests may have cached models there too
-    assert {first.name, other.name} <= names and not [n for n in names if not n.endswith(".onnx")]
+    assert {first.name, other.name} <= names and not [n for n in names if not n.endswith((".onnx", ".onnx.sha256"))]
+    assert {first.name + ".sha256", other.name + ".sha256"} <= names  # each with its recorded hash (fastinfer.cache)
     assert [o.shape for o in run_onnx(other, make_blob(two_photos, (256, 320)))] == [(2, 20 * 16 * 3, 10),
                                                                                       (2, 40 * 32 * 3, 10)]
     model = onnx.load(str(first))
@@ -499,4 +500,4 @@ def test_concurrent_conversions_share_one_file(tmp_path, mini):
         paths = list(pool.map(lambda _: convert.cached_onnx(*mini, cache_dir=tmp_path), range(4)))
     assert len(set(paths)) == 1
     onnx.checker.check_model(str(paths[0]), full_check=True)
-    assert [p.name for p in (tmp_path / "onnx").iterdir()] == [paths[0].name]
+    assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == [paths[0].name, paths[0].name + ".sha256"]

@@ -478,7 +478,7 @@ def test_bad_backend(yolo_files, backend):
 
 @pytest.mark.parametrize("max_det", [0, -1])
 def test_bad_max_det(yolo_files, max_det):
-    with pytest.raises(fastinfer.InvalidInputError, match=f"max_det must be None or an int >= 1, got {max_det}"):
+    with pytest.raises(fastinfer.InvalidInputError, match=rf"max_det must be None or an int in \[1, 100000\], got {max_det}"):
         fastinfer.Detector(yolo_files["cfg"], max_det=max_det)
 
 
