@@ -473,7 +473,7 @@ def test_cached_onnx_converts_once(mini, fastinfer_home, two_photos):
     assert other != first and other.parent == first.parent
     names = {p.name for p in first.parent.iterdir()}  # other tests may have cached models there too
     assert {first.name, other.name} <= names and not [n for n in names if not n.endswith((".onnx", ".onnx.sha256"))]
-    assert {first.name + ".sha256", other.name + ".sha256"} <= names  # each with its recorded hash (fastinfer.cache)
+    assert {first.name + ".sha256", other.name + ".sha256"} <= names  # each with its recorded hash (runtime.cache)
     assert [o.shape for o in run_onnx(other, make_blob(two_photos, (256, 320)))] == [(2, 20 * 16 * 3, 10),
                                                                                       (2, 40 * 32 * 3, 10)]
     model = onnx.load(str(first))

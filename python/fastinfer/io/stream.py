@@ -412,7 +412,7 @@ class _Pipeline(Generic[R]):
             log.warning("stream threads still running after %.0f s: %s", _JOIN_S, ", ".join(alive))
 
 
-def _close_all(iterator: Iterator[Any], close_source: Callable[[], None]) -> None:
+def _close_all(iterator: Generator[Any, None, None], close_source: Callable[[], None]) -> None:
     iterator.close()  # the pipeline's `finally`: stop flag, drained queues, joined threads
     close_source()  # when never iterated, no thread has closed it
 

@@ -129,7 +129,7 @@ def partial_path(final: Path) -> Path:
 
 def _stale(name: str) -> bool:
     match = _PARTIAL.match(name)
-    return bool(match) and match.group(2) == _host() and not pid_alive(int(match.group(1)))
+    return match is not None and match.group(2) == _host() and not pid_alive(int(match.group(1)))
 
 
 def remove_stale_partials(where: Path) -> list[Path]:

@@ -152,7 +152,7 @@ def cached_int8(model: Path, calibration_images: Sequence[ImageLike] | None,
 
     The file lives under ``<cache>/int8/``, named by the SHA-256 of the FP32
     model, of each calibration image and of ``key`` (which should describe
-    ``preprocess``); :mod:`fastinfer.cache` records its hash and quantizes
+    ``preprocess``); :mod:`fastinfer.runtime.cache` records its hash and quantizes
     again when the file no longer matches it.
     """
     images = default_calibration_images() if calibration_images is None else list(calibration_images)
