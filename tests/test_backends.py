@@ -141,7 +141,9 @@ def test_bad_options_are_clear_errors(ddddocr_model):
         backends.load(ddddocr_model, providers=["CUDAExecutionProvider"])
     with pytest.raises(fastinfer.InvalidInputError, match=r"graph_optimization must be one of"):
         backends.load(ddddocr_model, graph_optimization="max")
-    with pytest.raises(fastinfer.InvalidInputError, match=r"threads must be None or an int >= 1, got 0"):
+    # Issue 17, defect 6: the message gives the bound, 4 x the cores.
+    with pytest.raises(fastinfer.InvalidInputError,
+                       match=r"threads must be None or an int in \[1, \d+\] \(4 x the \d+ cores of this machine\), got 0"):
         backends.load(ddddocr_model, threads=0)
     with pytest.raises(fastinfer.InvalidInputError, match=r"backend must be one of"):
         backends.load(ddddocr_model, backend="tensorrt")

@@ -97,7 +97,6 @@ def sha256_file(path: Path) -> str:
 
 
 HASH_SUFFIX = ".sha256"
-CHUNK = 1 << 20
 _PARTIAL = re.compile(r"^\..+\.(\d+)@([A-Za-z0-9-]+)\.[A-Za-z0-9_-]+\.part$")
 
 
@@ -238,7 +237,6 @@ def verify(path: Path) -> str | None:
         return (f"its SHA-256 {actual} is not the one recorded when it was written ({fields[0]}; "
                 f"{path.stat().st_size} bytes): it was damaged")
     return None
-
 
 
 class Key:
