@@ -183,7 +183,8 @@ class Task(Generic[R]):
         A backend on a GPU that builds the blob on its device (the torch
         backend on CUDA) gets the uint8 images there and builds it there.
         """
-        if getattr(self.backend, "device_blob", False):
+        # INT8 calibration pre-processes before the backend is loaded: no backend yet means a host blob.
+        if getattr(getattr(self, "backend", None), "device_blob", False):
             return self.backend.make_blob(images, self.input_size, self.preprocessing.core_args())  # type: ignore
         return self.preprocessing.blob(images, self.input_size)
 
