@@ -472,7 +472,7 @@ def test_bad_input_size(yolo_files, size, pattern):
 @pytest.mark.parametrize("backend", ["cuda", "", "OpenCV "])
 def test_bad_backend(yolo_files, backend):
     with pytest.raises(fastinfer.InvalidInputError,
-                       match=f"backend must be one of auto, onnxruntime, opencv; got {re.escape(repr(backend))}"):
+                       match=f"backend must be one of auto, onnxruntime, opencv, torch; got {re.escape(repr(backend))}"):
         fastinfer.Detector(yolo_files["cfg"], backend=backend)
 
 
