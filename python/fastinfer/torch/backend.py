@@ -153,11 +153,20 @@ class TorchBackend:
         self._warm: set[tuple[int, ...]] = set()
         self._graph_lock = threading.Lock()
         self._output_count: int | None = None
+        # One CUDA stream per calling thread: a stream's pre-processing thread uploads and builds blobs on its
+        # own stream while the inference thread's forward pass runs on another (see make_blob).
+        self._local = threading.local()
 
     # ---------------------------------------------------------------- running
 
     def forward_tensor(self, x: torch.Tensor) -> list[torch.Tensor]:
         """NCHW tensor on the device -> the output tensors on the device (in the model's dtype)."""
+        ready = getattr(x, "_fastinfer_ready", None)
+        if ready is not None:  # a blob built on another thread's stream: wait for it there, on the GPU
+            current = torch.cuda.current_stream(self.device)
+            current.wait_event(ready)
+            if getattr(x, "_fastinfer_stream", None) is not current:
+                x.record_stream(current)  # its memory is not reused before this stream is done with it
         x = x.to(self.device, self._dtype, non_blocking=True)
         if self.cuda_graph:
             return self._replay(x)
@@ -207,7 +216,22 @@ class TorchBackend:
         """The core's blob (``Preprocessing.core_args()``) built on the device, in the model's dtype."""
         from .preprocess import make_blob
 
-        return make_blob(images, input_size, device=self.device, dtype=self._dtype, **core_args)
+        if self.device.type != "cuda":
+            return make_blob(images, input_size, device=self.device, dtype=self._dtype, **core_args)
+        stream = self._thread_stream()
+        with torch.cuda.stream(stream):
+            blob, transforms = make_blob(images, input_size, device=self.device, dtype=self._dtype, **core_args)
+            ready = torch.cuda.Event()
+            ready.record(stream)
+        blob._fastinfer_ready = ready  # type: ignore[attr-defined]  # forward_tensor waits for it
+        blob._fastinfer_stream = stream  # type: ignore[attr-defined]
+        return blob, transforms
+
+    def _thread_stream(self) -> torch.cuda.Stream:
+        stream = getattr(self._local, "stream", None)
+        if stream is None:
+            stream = self._local.stream = torch.cuda.Stream(self.device)
+        return stream
 
     def forward(self, blob: Any) -> list[Any]:
         """NCHW float32 blob (host) -> output arrays (host, float32), like the core's backends.
