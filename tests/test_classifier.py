@@ -398,7 +398,7 @@ def test_detectors_are_refused_naming_their_output_shape(nudenet_model, yolo_fil
     (dict(resize=200), r"resize .* must be an int of at least 224, the input size's larger side, got 200"),
     (dict(input_size=256, resize=288), r"takes 224x224 images but input_size is 256x256: pass input_size=\(224, 224\)"),
     (dict(softmax="yes"), r"softmax must be None, True or False, got 'yes'"),
-    (dict(backend="tensorrt"), r"backend must be one of auto, onnxruntime, opencv; got 'tensorrt'"),
+    (dict(backend="tensorrt"), r"backend must be one of auto, onnxruntime, opencv, torch; got 'tensorrt'"),
 ], ids=["labels length", "mean length", "std length", "std zero", "resize", "input size", "softmax", "backend"])
 def test_bad_arguments(lite0_onnx, kwargs, message, raises_invalid):
     with raises_invalid(message):

@@ -161,8 +161,8 @@ class Task(Generic[R]):
         if not path.is_file():
             raise ModelLoadError(f"model file '{path}' does not exist")
         if suffix != ".onnx":
-            raise ModelLoadError(f"a {type(self).__name__} runs ONNX models (or, with backend='torch', TorchScript "
-                                 f"and torch.export .pt2 programs), got '{path}'")
+            raise ModelLoadError(f"a {type(self).__name__} runs ONNX models, got '{path}' (TorchScript and "
+                                 "torch.export .pt2 programs run with backend='torch')")
         if backend == "torch":
             raise InvalidInputError(f"backend='torch' runs torch programs; ONNX model '{path}' runs on "
                                     "'onnxruntime' or 'opencv'")
