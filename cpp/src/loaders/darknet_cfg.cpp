@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <climits>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <set>
 #include <sstream>
@@ -88,13 +92,44 @@ class CfgError {
   std::string path_;
 };
 
-int parse_int(const CfgError& err, const CfgSection& s, const CfgOption& o) {
+// strtol/strtod on the whole of `text`; false when it is not one number or
+// does not fit an int (a finite double).
+bool to_int(const std::string& text, int& value) {
+  if (text.empty()) return false;
   char* end = nullptr;
-  const long v = std::strtol(o.value.c_str(), &end, 10);
-  if (o.value.empty() || *end != '\0') {
+  errno = 0;
+  const long v = std::strtol(text.c_str(), &end, 10);
+  if (*end != '\0' || errno == ERANGE || v < INT_MIN || v > INT_MAX) return false;
+  value = static_cast<int>(v);
+  return true;
+}
+
+bool to_finite(const std::string& text, double& value) {
+  if (text.empty()) return false;
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text.c_str(), &end);
+  if (*end != '\0' || errno == ERANGE || !std::isfinite(v)) return false;
+  value = v;
+  return true;
+}
+
+int parse_int(const CfgError& err, const CfgSection& s, const CfgOption& o) {
+  int v = 0;
+  if (!to_int(o.value, v)) {
     err.at(o.line, "[" + s.type + "] key '" + o.key + "' must be an integer, got '" + o.value + "'");
   }
-  return static_cast<int>(v);
+  return v;
+}
+
+double get_finite(const CfgError& err, const CfgSection& s, const std::string& key, double fallback) {
+  const CfgOption* o = s.find(key);
+  if (!o) return fallback;
+  double v = 0;
+  if (!to_finite(o->value, v)) {
+    err.at(o->line, "[" + s.type + "] key '" + key + "' must be a finite number, got '" + o->value + "'");
+  }
+  return v;
 }
 
 int get_int(const CfgError& err, const CfgSection& s, const std::string& key, int fallback) {
@@ -117,13 +152,39 @@ std::vector<int> get_int_list(const CfgError& err, const CfgSection& s, const st
   while (std::getline(ss, item, ',')) {
     item = trim(item);
     if (item.empty()) continue;
-    char* end = nullptr;
-    const long v = std::strtol(item.c_str(), &end, 10);
-    if (*end != '\0') err.at(o->line, "[" + s.type + "] key '" + key + "' must list integers, got '" + o->value + "'");
-    values.push_back(static_cast<int>(v));
+    int v = 0;
+    if (!to_int(item, v)) err.at(o->line, "[" + s.type + "] key '" + key + "' must list integers, got '" + o->value + "'");
+    values.push_back(v);
   }
   if (values.empty()) err.at(o->line, "[" + s.type + "] key '" + key + "' is empty");
   return values;
+}
+
+// A list of finite, non-negative numbers (anchors).
+std::vector<double> get_size_list(const CfgError& err, const CfgSection& s, const std::string& key) {
+  const CfgOption* o = s.find(key);
+  if (!o) err.in(s, "is missing the required key '" + key + "'");
+  std::vector<double> values;
+  std::stringstream ss(o->value);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    item = trim(item);
+    if (item.empty()) continue;
+    double v = 0;
+    if (!to_finite(item, v) || v < 0) {
+      err.at(o->line, "[" + s.type + "] key '" + key + "' must list finite numbers >= 0, got '" + item + "' in '" +
+                          o->value + "'");
+    }
+    values.push_back(v);
+  }
+  if (values.empty()) err.at(o->line, "[" + s.type + "] key '" + key + "' is empty");
+  return values;
+}
+
+std::string join(const std::vector<int>& values) {
+  std::string out;
+  for (size_t i = 0; i < values.size(); ++i) out += (i ? "," : "") + std::to_string(values[i]);
+  return out;
 }
 
 size_t count_list(const CfgSection& s, const std::string& key) {
@@ -157,6 +218,38 @@ int resolve_ref(const CfgError& err, const CfgSection& s, int ref, int current) 
   return index;
 }
 
+// Bounds that keep every size computed from a cfg well inside int and the
+// backends' buffers: far above any real network.
+constexpr int64_t kMaxDim = 1 << 20;
+constexpr uint64_t kMaxLayerValues = uint64_t{1} << 31;
+constexpr uint64_t kMaxParameters = uint64_t{1} << 32;
+
+int checked_dim(const CfgError& err, const CfgSection& s, int64_t value) {
+  if (value > kMaxDim) {
+    err.in(s, "gives an output size of " + std::to_string(value) + ", more than fastinfer supports (" +
+                  std::to_string(kMaxDim) + ")");
+  }
+  return static_cast<int>(std::max<int64_t>(value, INT_MIN));
+}
+
+// The product of `factors`, saturating at UINT64_MAX.
+uint64_t product(std::initializer_list<uint64_t> factors) {
+  uint64_t out = 1;
+  for (uint64_t f : factors) {
+    if (f != 0 && out > UINT64_MAX / f) return UINT64_MAX;
+    out *= f;
+  }
+  return out;
+}
+
+void add_parameters(const CfgError& err, const CfgSection& s, DarknetCfg& cfg, uint64_t count) {
+  if (count > kMaxParameters || cfg.parameter_count + count > kMaxParameters) {
+    err.in(s, "brings the network to more than " + std::to_string(kMaxParameters) +
+                  " parameters; is the cfg damaged?");
+  }
+  cfg.parameter_count += count;
+}
+
 void walk_shapes(const CfgError& err, DarknetCfg& cfg) {
   CfgLayerShape in{cfg.channels, cfg.height, cfg.width};
   for (size_t li = 0; li < cfg.layers.size(); ++li) {
@@ -180,41 +273,46 @@ void walk_shapes(const CfgError& err, DarknetCfg& cfg) {
                       " input channels and " + std::to_string(filters) + " filters");
       }
       check_activation(err, s);
-      const int k = dilation * (size - 1) + 1;
+      if (padding < 0) err.in(s, "needs padding >= 0");
+      const int64_t k = static_cast<int64_t>(dilation) * (size - 1) + 1;
       out.channels = filters;
-      out.width = (in.width + 2 * padding - k) / stride + 1;
-      out.height = (in.height + 2 * padding - k) / stride + 1;
-      cfg.parameter_count += static_cast<uint64_t>(filters) * (bn ? 4 : 1);
-      cfg.parameter_count += static_cast<uint64_t>(in.channels / groups) * filters * size * size;
+      out.width = checked_dim(err, s, (in.width + 2 * static_cast<int64_t>(padding) - k) / stride + 1);
+      out.height = checked_dim(err, s, (in.height + 2 * static_cast<int64_t>(padding) - k) / stride + 1);
+      add_parameters(err, s, cfg, static_cast<uint64_t>(filters) * (bn ? 4 : 1));
+      add_parameters(err, s, cfg, product({static_cast<uint64_t>(in.channels / groups), static_cast<uint64_t>(filters),
+                                           static_cast<uint64_t>(size), static_cast<uint64_t>(size)}));
     } else if (t == "connected") {
       const int outputs = require_int(err, s, "output");
       if (outputs <= 0) err.in(s, "needs a positive 'output'");
       check_activation(err, s);
       const bool bn = get_int(err, s, "batch_normalize", 0) != 0;
-      const uint64_t inputs = static_cast<uint64_t>(in.channels) * in.height * in.width;
-      cfg.parameter_count += static_cast<uint64_t>(outputs) * (bn ? 4 : 1) + inputs * outputs;
+      add_parameters(err, s, cfg, static_cast<uint64_t>(outputs) * (bn ? 4 : 1));
+      add_parameters(err, s, cfg, product({static_cast<uint64_t>(in.channels), static_cast<uint64_t>(in.height),
+                                           static_cast<uint64_t>(in.width), static_cast<uint64_t>(outputs)}));
       out = CfgLayerShape{outputs, 1, 1};
     } else if (t == "maxpool") {
       const int stride = get_int(err, s, "stride", 1);
       const int size = get_int(err, s, "size", stride);
       const int padding = get_int(err, s, "padding", size - 1);
       if (size <= 0 || stride <= 0 || padding < 0) err.in(s, "needs positive size and stride");
-      out.width = (in.width + padding - size) / stride + 1;
-      out.height = (in.height + padding - size) / stride + 1;
+      out.width = checked_dim(err, s, (in.width + static_cast<int64_t>(padding) - size) / stride + 1);
+      out.height = checked_dim(err, s, (in.height + static_cast<int64_t>(padding) - size) / stride + 1);
     } else if (t == "avgpool") {
       out.width = out.height = 1;
     } else if (t == "upsample") {
       const int stride = get_int(err, s, "stride", 2);
       if (stride <= 0) err.in(s, "needs a positive stride");
-      out.width = in.width * stride;
-      out.height = in.height * stride;
+      get_finite(err, s, "scale", 1.0);
+      out.width = checked_dim(err, s, static_cast<int64_t>(in.width) * stride);
+      out.height = checked_dim(err, s, static_cast<int64_t>(in.height) * stride);
     } else if (t == "reorg") {
       const int stride = get_int(err, s, "stride", 2);
       if (stride <= 0 || in.width % stride || in.height % stride) {
         err.in(s, "stride " + std::to_string(stride) + " must divide the input size " + std::to_string(in.width) +
                       "x" + std::to_string(in.height));
       }
-      out = CfgLayerShape{in.channels * stride * stride, in.height / stride, in.width / stride};
+      out = CfgLayerShape{checked_dim(err, s, static_cast<int64_t>(in.channels) * stride * stride), in.height / stride,
+                          in.width / stride};
     } else if (t == "route") {
       const std::vector<int> refs = get_int_list(err, s, "layers");
       const int groups = get_int(err, s, "groups", 1);
@@ -234,7 +332,7 @@ void walk_shapes(const CfgError& err, DarknetCfg& cfg) {
                         std::to_string(src.height) + ")");
         }
         if (src.channels % groups != 0) err.in(s, "groups does not divide the channels of a routed layer");
-        out.channels += src.channels / groups;
+        out.channels = checked_dim(err, s, static_cast<int64_t>(out.channels) + src.channels / groups);
       }
     } else if (t == "shortcut") {
       const std::vector<int> refs = get_int_list(err, s, "from");
@@ -249,26 +347,56 @@ void walk_shapes(const CfgError& err, DarknetCfg& cfg) {
       }
     } else if (t == "yolo") {
       const int classes = require_int(err, s, "classes");
-      if (!s.find("anchors")) err.in(s, "is missing the required key 'anchors'");
-      const int num = get_int(err, s, "num", static_cast<int>(count_list(s, "anchors") / 2));
-      const size_t masks = s.find("mask") ? get_int_list(err, s, "mask").size() : static_cast<size_t>(num);
-      if (classes <= 0) err.in(s, "needs classes > 0");
-      if (static_cast<size_t>(in.channels) != masks * (5 + classes)) {
+      const std::vector<double> anchors = get_size_list(err, s, "anchors");
+      const int num = get_int(err, s, "num", static_cast<int>(anchors.size() / 2));
+      if (classes <= 0 || num <= 0) err.in(s, "needs classes > 0 and num > 0");
+      if (anchors.size() < 2 * static_cast<size_t>(num)) {
+        err.in(s, "lists " + std::to_string(anchors.size() / 2) + " anchors, fewer than num=" + std::to_string(num));
+      }
+      std::vector<int> mask;
+      if (s.find("mask")) {
+        mask = get_int_list(err, s, "mask");
+      } else {
+        for (int a = 0; a < num; ++a) mask.push_back(a);
+      }
+      for (int m : mask) {
+        // Every backend indexes the anchors with these: out of range reads (or crashes) past them.
+        if (m < 0 || m >= num) {
+          err.at(s.find("mask")->line, "[yolo] mask=" + join(mask) + " refers to anchor " + std::to_string(m) +
+                                           ", but the layer has num=" + std::to_string(num) +
+                                           " anchors (mask values must be 0.." + std::to_string(num - 1) + ")");
+        }
+      }
+      const double scale_x_y = get_finite(err, s, "scale_x_y", 1.0);
+      if (scale_x_y <= 0) err.in(s, "needs scale_x_y > 0, got " + s.find("scale_x_y")->value);
+      for (const char* key : {"thresh", "nms_threshold", "beta_nms", "ignore_thresh", "truth_thresh", "iou_thresh",
+                              "iou_normalizer", "cls_normalizer", "obj_normalizer", "max_delta", "label_smooth_eps",
+                              "jitter", "resize"}) {
+        get_finite(err, s, key, 0.0);
+      }
+      const size_t masks = mask.size();
+      if (static_cast<size_t>(in.channels) != masks * (5 + static_cast<size_t>(classes))) {
         err.in(s, "expects " + std::to_string(masks) + " x (5 + " + std::to_string(classes) + ") = " +
                       std::to_string(masks * (5 + classes)) + " input channels, the layer before gives " +
                       std::to_string(in.channels));
-      }
-      if (count_list(s, "anchors") < static_cast<size_t>(2 * num)) {
-        err.in(s, "lists fewer anchors than num=" + std::to_string(num) + " pairs");
       }
       cfg.num_classes = classes;
     } else if (t == "region") {
       const int classes = require_int(err, s, "classes");
       const int num = require_int(err, s, "num");
       const int coords = get_int(err, s, "coords", 4);
-      if (!s.find("anchors")) err.in(s, "is missing the required key 'anchors'");
-      if (in.channels != num * (coords + 1 + classes)) {
-        err.in(s, "expects " + std::to_string(num * (coords + 1 + classes)) + " input channels, the layer before gives " +
+      const std::vector<double> anchors = get_size_list(err, s, "anchors");
+      if (classes <= 0 || num <= 0 || coords <= 0) err.in(s, "needs classes > 0, num > 0 and coords > 0");
+      if (anchors.size() < 2 * static_cast<size_t>(num)) {
+        err.in(s, "lists " + std::to_string(anchors.size() / 2) + " anchors, fewer than num=" + std::to_string(num));
+      }
+      for (const char* key : {"thresh", "nms_threshold", "jitter", "object_scale", "noobject_scale", "class_scale",
+                              "coord_scale"}) {
+        get_finite(err, s, key, 0.0);
+      }
+      const uint64_t needed = static_cast<uint64_t>(num) * (static_cast<uint64_t>(coords) + 1 + classes);
+      if (static_cast<uint64_t>(in.channels) != needed) {
+        err.in(s, "expects " + std::to_string(needed) + " input channels, the layer before gives " +
                       std::to_string(in.channels));
       }
       cfg.num_classes = classes;
@@ -277,6 +405,12 @@ void walk_shapes(const CfgError& err, DarknetCfg& cfg) {
     if (out.width <= 0 || out.height <= 0 || out.channels <= 0) {
       err.in(s, "gives an empty output (" + std::to_string(out.channels) + "x" + std::to_string(out.height) + "x" +
                     std::to_string(out.width) + ") for its input size");
+    }
+    if (product({static_cast<uint64_t>(out.channels), static_cast<uint64_t>(out.height),
+                 static_cast<uint64_t>(out.width)}) > kMaxLayerValues) {
+      err.in(s, "gives an output of " + std::to_string(out.channels) + "x" + std::to_string(out.height) + "x" +
+                    std::to_string(out.width) + " values, more than the " + std::to_string(kMaxLayerValues) +
+                    " one layer may hold");
     }
     cfg.shapes.push_back(out);
     in = out;
@@ -312,7 +446,19 @@ DarknetCfg parse_darknet_cfg(const std::string& path) {
     if (sections.empty()) err.at(line_no, "'" + line + "' comes before the first [section]");
     CfgOption option{trim(line.substr(0, eq)), trim(line.substr(eq + 1)), line_no};
     if (option.key.empty()) err.at(line_no, "key is empty in '" + line + "'");
-    sections.back().options.push_back(std::move(option));
+    CfgSection& section = sections.back();
+    if (const CfgOption* first = section.find(option.key)) {
+      // Darknet reads the first value and OpenCV the last: the same model would differ between them. Only
+      // [net] keys that are not read here (batch, learning_rate, ...) may change.
+      static const std::set<std::string> net_keys = {"width", "height", "channels"};
+      const bool read = section.type != "net" || net_keys.count(option.key);
+      if (read && first->value != option.value) {
+        err.at(line_no, "[" + section.type + "] key '" + option.key + "' is given twice with different values: '" +
+                            first->value + "' (line " + std::to_string(first->line) + ") and '" + option.value + "'");
+      }
+      continue;
+    }
+    section.options.push_back(std::move(option));
   }
   if (sections.empty()) throw ModelLoadError("Darknet cfg '" + path + "' has no sections; is it a Darknet cfg?");
   if (sections[0].type != "net") err.at(sections[0].line, "the first section must be [net], got [" + sections[0].type + "]");
