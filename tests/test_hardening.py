@@ -15,7 +15,9 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper
 
 import fastinfer
 from fastinfer import backends, darknet
@@ -129,3 +131,137 @@ def test_sizes_that_would_overflow(tmp_path, yolo_files, old, new, message):
     cfg = edited_cfg(tmp_path, yolo_files["cfg"], old, new, "yolov3-tiny.cfg")
     with pytest.raises(fastinfer.ModelLoadError, match=message):
         darknet.cfg_info(cfg)
+
+
+# ---------------------------------------------------------------- ONNX models: one check for every backend
+
+
+def small_onnx(path: Path, *, inputs=(("images", TensorProto.FLOAT, [1, 3, 32, 32]),), opset: int = 17) -> Path:
+    """A one-Conv model over the given inputs (the first one feeds the Conv)."""
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [4, 3, 1, 1], np.ones(12, np.float32))
+    conv = helper.make_node("Conv", [inputs[0][0], "w"], ["out"], kernel_shape=[1, 1])
+    graph = helper.make_graph(
+        [conv], "small",
+        [helper.make_tensor_value_info(name, dtype, shape) for name, dtype, shape in inputs],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4, 32, 32])], [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind, make, message", [
+    ("1-channel", dict(inputs=(("images", TensorProto.FLOAT, [1, 1, 32, 32]),)),
+     r"input 'images' has shape \(1, 1, 32, 32\): 1 channels, but fastinfer feeds 3-channel images"),
+    ("int8", dict(inputs=(("images", TensorProto.INT8, [1, 3, 32, 32]),)),
+     r"input 'images' must be a 4-D float32 NCHW tensor, got 4-D int8"),
+    ("uint8", dict(inputs=(("images", TensorProto.UINT8, [1, 3, 32, 32]),)),
+     r"input 'images' must be a 4-D float32 NCHW tensor, got 4-D uint8"),
+    ("float16", dict(inputs=(("images", TensorProto.FLOAT16, [1, 3, 32, 32]),)),
+     r"input 'images' must be a 4-D float32 NCHW tensor, got 4-D float16"),
+    ("opset-99", dict(opset=99), r"uses opset 99 of the default domain; fastinfer runs opsets 1 to \d+"),
+    ("two-inputs", dict(inputs=(("images", TensorProto.FLOAT, [1, 3, 32, 32]),
+                                ("extra", TensorProto.FLOAT, [1, 3, 32, 32]))),
+     r"has 2 inputs \('images', 'extra'\); fastinfer runs models with one image input"),
+])
+def test_onnx_inputs_are_checked_on_every_backend(tmp_path, backend, kind, make, message):
+    path = small_onnx(tmp_path / f"{kind}.onnx", **make)
+    with pytest.raises(fastinfer.ModelLoadError, match=re.escape(f"ONNX model '{path}'") + ".*" + message):
+        backends.load(path, None, backend)
+
+
+def test_a_good_small_onnx_model_loads_on_every_backend(tmp_path):
+    path = small_onnx(tmp_path / "good.onnx")
+    blob = np.random.default_rng(0).random((1, 3, 32, 32), np.float32)
+    outs = [backends.load(path, None, backend).forward(blob)[0] for backend in BACKENDS]
+    np.testing.assert_allclose(outs[0], np.repeat(blob.sum(axis=1, keepdims=True), 4, axis=1), rtol=1e-5)
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def external_model(tmp_path_factory, nudenet_model) -> Path:
+    """NudeNet's YOLOv8 with its weights in an external file ``320n.data`` beside it."""
+    folder = tmp_path_factory.mktemp("external")
+    model = onnx.load(nudenet_model)
+    onnx.save(model, folder / "320n.onnx", save_as_external_data=True, location="320n.data")
+    return folder / "320n.onnx"
+
+
+def copy_external(external_model: Path, folder: Path, data: bytes | None, location: str = "320n.data") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    model = onnx.load(external_model, load_external_data=False)
+    for tensor in model.graph.initializer:
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = location
+    onnx.save(model, folder / "model.onnx")
+    if data is not None:
+        (folder / location).parent.mkdir(parents=True, exist_ok=True)
+        (folder / location).write_bytes(data)
+    return folder / "model.onnx"
+
+
+def test_external_data_valid(external_model, nudenet_model, photos):
+    """Valid external data: ONNX Runtime runs it as the single-file model; OpenCV says it cannot (it crashed
+    with SIGFPE, exit 136)."""
+    image = fastinfer.read_image(photos[0])
+    single = fastinfer.Detector(nudenet_model)(image)
+    external = fastinfer.Detector(external_model)(image)
+    np.testing.assert_array_equal(external.xyxy, single.xyxy)
+    result = run_isolated("result = len(fastinfer.Detector(model, backend='opencv')(np.zeros((64, 64, 3), np.uint8)))",
+                          model=str(external_model))
+    assert_error(result, "ModelLoadError",
+                 r"keeps \d+ tensors in external data files \(first: '320n.data'\), which OpenCV DNN cannot read; "
+                 r"use backend='onnxruntime'")
+
+
+def test_external_data_every_tensor(tmp_path):
+    """Every tensor external (bias too): OpenCV 4.6 died of SIGFPE (exit 136) loading it."""
+    model = onnx.load(small_onnx(tmp_path / "inline.onnx"))
+    weight = onnx.numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(4, 3, 1, 1), "w")
+    model.graph.initializer[0].CopyFrom(weight)
+    model.graph.initializer.append(onnx.numpy_helper.from_array(np.ones(4, np.float32), "b"))
+    model.graph.node[0].input.append("b")
+    onnx.save(model, tmp_path / "all.onnx", save_as_external_data=True, location="all.data", size_threshold=0)
+    blob = np.ones((1, 3, 32, 32), np.float32)
+    out = backends.load(tmp_path / "all.onnx", None, "onnxruntime").forward(blob)[0]
+    np.testing.assert_array_equal(out[0, :, 0, 0], [4, 13, 22, 31])
+    result = run_isolated("result = backends.load(Path(model), None, 'opencv').forward(np.ones((1, 3, 32, 32), "
+                          "np.float32))[0].tolist()", model=str(tmp_path / "all.onnx"))
+    assert_error(result, "ModelLoadError", r"keeps 2 tensors in external data files \(first: 'all.data'\)")
+
+
+@pytest.mark.parametrize("case", ["missing", "truncated", "outside", "absolute"])
+def test_external_data_broken(tmp_path, external_model, case):
+    data = (external_model.parent / "320n.data").read_bytes()
+    if case == "missing":
+        path, message = copy_external(external_model, tmp_path / "m", None), r"which does not exist"
+    elif case == "truncated":
+        path = copy_external(external_model, tmp_path / "m", data[: len(data) // 2])
+        message = r"but that file has \d+ bytes \(truncated\?\)"
+    elif case == "outside":
+        (tmp_path / "320n.data").write_bytes(data)
+        path = copy_external(external_model, tmp_path / "m", None, location="../320n.data")
+        message = r"'\.\./320n\.data', which is outside the model's folder"
+    else:
+        path = copy_external(external_model, tmp_path / "m", None, location=str(external_model.parent / "320n.data"))
+        message = r"which is not a file name relative to the model's folder"
+    for backend in BACKENDS:
+        result = run_isolated("result = len(fastinfer.Detector(model, backend=backend)(np.zeros((64, 64, 3), "
+                              "np.uint8)))", model=str(path), backend=backend)
+        assert_error(result, "ModelLoadError", re.escape(f"ONNX model '{path}'") + ".*" + message)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", r"is empty"),
+    (b"\x08", r"cannot be read: a number runs past the end of the file"),
+    (b"\x3a\xff\xff\xff\x0f", r"cannot be read: a field runs past the end of its message"),
+    (b"not an onnx model at all", r"cannot be read: "),
+])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_not_onnx(tmp_path, backend, content, message):
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(content)
+    with pytest.raises(fastinfer.ModelLoadError, match=re.escape(f"ONNX model '{path}' ") + message):
+        backends.load(path, None, backend)

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "fastinfer/errors.hpp"
+#include "fastinfer/onnx_model.hpp"
 
 namespace fastinfer {
 
@@ -177,6 +178,8 @@ std::unique_ptr<OnnxRuntimeBackend> OnnxRuntimeBackend::from_file(const std::str
   if (config.intra_op_threads < 0 || config.inter_op_threads < 0) {
     throw InvalidInputError("thread counts must be >= 0 (0: ONNX Runtime's default)");
   }
+  // The same checks as every backend: opset, one float32 NCHW image input, external data.
+  check_onnx_image_model(read_onnx_model(path));
   const std::vector<std::string> available = Ort::GetAvailableProviders();
   auto impl = std::make_unique<Impl>();
   impl->path = path;
@@ -210,16 +213,10 @@ std::unique_ptr<OnnxRuntimeBackend> OnnxRuntimeBackend::from_file(const std::str
     impl->outputs.push_back(describe(session.GetOutputNameAllocated(i, allocator).get(), session.GetOutputTypeInfo(i)));
     impl->output_names.push_back(impl->outputs.back().name);
   }
-  if (impl->inputs.size() != 1) {
-    throw ModelLoadError("ONNX model '" + path + "' has " + std::to_string(impl->inputs.size()) +
-                         " inputs; fastinfer runs models with one image input");
+  if (impl->inputs.size() != 1) {  // checked above on the file; ONNX Runtime sees the same graph
+    throw ModelLoadError("ONNX Runtime sees " + std::to_string(impl->inputs.size()) + " inputs in '" + path + "'");
   }
-  const TensorInfo& input = impl->inputs[0];
-  if (input.type != "float32" || input.shape.size() != 4) {
-    throw ModelLoadError("ONNX model '" + path + "' input '" + input.name + "' must be a 4-D float32 NCHW tensor, got " +
-                         std::to_string(input.shape.size()) + "-D " + input.type);
-  }
-  impl->input_name = input.name;
+  impl->input_name = impl->inputs[0].name;
   for (const std::string& n : impl->output_names) impl->output_name_ptrs.push_back(n.c_str());
   Ort::ModelMetadata meta = session.GetModelMetadata();
   for (const auto& key : meta.GetCustomMetadataMapKeysAllocated(allocator)) {

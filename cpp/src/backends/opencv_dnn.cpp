@@ -1,20 +1,10 @@
 #include "fastinfer/backends/opencv_dnn.hpp"
 
-#include <fstream>
-
 #include "fastinfer/darknet_cfg.hpp"
 #include "fastinfer/errors.hpp"
+#include "fastinfer/onnx_model.hpp"
 
 namespace fastinfer {
-
-namespace {
-
-void require_file(const std::string& path, const char* what) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw ModelLoadError(std::string("cannot open ") + what + " '" + path + "'");
-}
-
-}  // namespace
 
 OpenCVDnnBackend::OpenCVDnnBackend(cv::dnn::Net net, std::string source)
     : net_(std::move(net)), source_(std::move(source)) {
@@ -38,7 +28,14 @@ std::unique_ptr<OpenCVDnnBackend> OpenCVDnnBackend::from_darknet(const std::stri
 }
 
 std::unique_ptr<OpenCVDnnBackend> OpenCVDnnBackend::from_onnx(const std::string& onnx_path) {
-  require_file(onnx_path, "ONNX model");
+  const OnnxModelInfo model = read_onnx_model(onnx_path);
+  check_onnx_image_model(model);
+  if (!model.external_data.empty()) {
+    // OpenCV's importer does not read them: it divides by zero on such files.
+    throw ModelLoadError("ONNX model '" + onnx_path + "' keeps " + std::to_string(model.external_data.size()) +
+                         " tensors in external data files (first: '" + model.external_data[0].location +
+                         "'), which OpenCV DNN cannot read; use backend='onnxruntime'");
+  }
   cv::dnn::Net net;
   try {
     net = cv::dnn::readNetFromONNX(onnx_path);
