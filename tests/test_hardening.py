@@ -265,3 +265,113 @@ def test_not_onnx(tmp_path, backend, content, message):
     path.write_bytes(content)
     with pytest.raises(fastinfer.ModelLoadError, match=re.escape(f"ONNX model '{path}' ") + message):
         backends.load(path, None, backend)
+
+
+# ---------------------------------------------------------------- images
+
+
+def png_claiming(path: Path, width: int, height: int) -> Path:
+    """A small PNG whose header declares width x height (its data is one compressed row of zeros, repeated)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
+    rows = zlib.compress(b"\0" * 64, 9)  # far too little data: decoding must not be attempted
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+    return path
+
+
+def test_image_pixel_budget(tmp_path, monkeypatch, raises_invalid):
+    """A small PNG claiming 30000x30000 decoded to a 5.4 GB peak; it is refused from its header."""
+    path = png_claiming(tmp_path / "huge.png", 30000, 30000)
+    with raises_invalid(re.escape(f"image '{path}' is 30000x30000 (900000000 pixels), more than the limit of "
+                                  f"{2**28} pixels")):
+        fastinfer.read_image(path)
+    with raises_invalid("more than the limit"):
+        fastinfer.Detector("yolov3-tiny")(path)
+    monkeypatch.setattr(fastinfer.images, "MAX_IMAGE_PIXELS", 100)
+    small = tmp_path / "small.png"
+    fastinfer.write_image(small, np.zeros((20, 10, 3), np.uint8))
+    with raises_invalid(r"is 10x20 \(200 pixels\), more than the limit of 100 pixels"):
+        fastinfer.read_image(small)
+    monkeypatch.setattr(fastinfer.images, "MAX_IMAGE_PIXELS", 200)
+    assert fastinfer.read_image(small).shape == (20, 10, 3)
+
+
+def test_truncated_jpeg_warns_or_raises(tmp_path, photos, raises_invalid):
+    """Half of dog.jpg gave 2 objects instead of 4 with only libjpeg's line on stderr."""
+    dog = next(p for p in photos if p.name == "dog.jpg")
+    half = tmp_path / "half.jpg"
+    half.write_bytes(dog.read_bytes()[: dog.stat().st_size // 2])
+    with pytest.warns(fastinfer.ImageWarning, match=re.escape(f"image '{half}' is truncated")):
+        image = fastinfer.read_image(half)
+    assert image.shape == fastinfer.read_image(dog).shape
+    with raises_invalid(re.escape(f"image '{half}' is truncated")):
+        fastinfer.read_image(half, strict=True)
+    with pytest.warns(fastinfer.ImageWarning, match="half.jpg' is truncated"):
+        fastinfer.Detector("yolov3-tiny")(half)
+
+
+def test_complete_images_do_not_warn(photos):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for photo in photos:
+            assert fastinfer.read_image(photo, strict=True).ndim == 3
+
+
+def test_array_too_large_for_opencv(raises_invalid):
+    """np.zeros((1, 2**31 + 8)) gave BackendError with OpenCV's assertion text."""
+    wide = np.zeros((1, 2**31 + 8), np.uint8)  # untouched pages: no memory is used
+    with raises_invalid(r"image is too large: shape \(1, 2147483656\)"):
+        fastinfer.Detector("yolov3-tiny")(wide)
+
+
+def test_grey_array_is_not_copied_at_full_size():
+    """A 2.2 GB grey array peaked at 14.9 GB: it was turned into BGR at full size before resizing."""
+    result = run_isolated("""
+        import resource
+        det = fastinfer.Detector("yolov3-tiny")
+        det(np.zeros((64, 64, 3), np.uint8))
+        grey = np.full((10000, 10000), 7, np.uint8)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        dets = det(grey)
+        result = [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before, grey.nbytes, len(dets)]
+        """)
+    growth, size, _ = result
+    assert growth < size / 4, f"the peak grew by {growth / 1e6:.0f} MB for a {size / 1e6:.0f} MB grey image"
+
+
+def test_grey_and_bgra_give_the_bgr_result(photos):
+    det = fastinfer.Detector("yolov3-tiny")
+    bgr = fastinfer.read_image(next(p for p in photos if p.name == "dog.jpg"))
+    grey = bgr.mean(axis=2).astype(np.uint8)
+    expected = det(np.repeat(grey[:, :, None], 3, axis=2))
+    for image in (grey, grey[:, :, None]):
+        got = det(image)
+        np.testing.assert_array_equal(got.xyxy, expected.xyxy)
+        np.testing.assert_array_equal(got.class_id, expected.class_id)
+    bgra = np.concatenate([bgr, np.full(bgr.shape[:2] + (1,), 9, np.uint8)], axis=2)
+    np.testing.assert_array_equal(det(bgra).xyxy, det(bgr).xyxy)
+
+
+def test_non_finite_weights(tmp_path, yolo_files):
+    """All-NaN weights gave 0 detections and no sign of a problem."""
+    data = bytearray(yolo_files["weights"].read_bytes())
+    header = 20
+    nan = np.full((len(data) - header) // 4, np.nan, "<f4").tobytes()
+    weights = tmp_path / "nan.weights"
+    weights.write_bytes(bytes(data[:header]) + nan)
+    message = re.escape(f"Darknet weights '{weights}' hold {len(nan) // 4} NaN or infinite values")
+    for backend in BACKENDS:
+        with pytest.raises(fastinfer.ModelLoadError, match=message):
+            fastinfer.Detector(yolo_files["cfg"], weights=weights, backend=backend)
+    one = bytearray(data)
+    one[header + 4 * 1000: header + 4 * 1001] = np.array([np.inf], "<f4").tobytes()
+    weights.write_bytes(bytes(one))
+    with pytest.raises(fastinfer.ModelLoadError, match=r"hold 1 NaN or infinite values .*the first is parameter 1000"):
+        darknet.resolve(yolo_files["cfg"], weights, None)

@@ -39,6 +39,7 @@ PyObject* g_model_load_error = nullptr;
 PyObject* g_invalid_input_error = nullptr;
 PyObject* g_backend_error = nullptr;
 PyObject* g_backend_unavailable_error = nullptr;
+PyObject* g_image_warning = nullptr;
 
 PyObject* new_exception(py::module_& m, const char* name, PyObject* bases, const char* doc) {
   // Public under the package's name: fastinfer re-exports these classes.
@@ -59,6 +60,8 @@ void register_exceptions(py::module_& m) {
   g_backend_error = new_exception(m, "BackendError", g_base_error, "An inference backend failed.");
   g_backend_unavailable_error = new_exception(m, "BackendUnavailableError", g_base_error,
                                               "A backend or execution provider is not installed or too old.");
+  g_image_warning = new_exception(m, "ImageWarning", PyExc_UserWarning,
+                                  "An image file was read but is damaged (for example truncated).");
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -102,8 +105,7 @@ py::tuple make_blob_py(const py::object& images, std::pair<int, int> size, const
   std::vector<Transform> transforms;
   {
     py::gil_scoped_release release;
-    for (cv::Mat& m : mats) m = to_bgr(m);
-    transforms = make_blob(mats, p, out);
+    transforms = make_blob(mats, p, out);  // grey/BGRA converted after resizing
   }
   std::vector<double> record;
   for (const Transform& t : transforms) {
@@ -406,15 +408,25 @@ PYBIND11_MODULE(_core, m) {
         "Checks a Darknet weights file against its cfg and returns its header.");
   m.def(
       "imread",
-      [](const std::string& path) {
-        cv::Mat image;
+      [](const std::string& path, uint64_t max_pixels, bool strict) {
+        ImageReadOptions options;
+        options.max_pixels = max_pixels;
+        options.strict = strict;
+        ImageReadResult read;
         {
           py::gil_scoped_release release;
-          image = read_image(path);
+          read = read_image(path, options);
         }
-        return image_to_numpy(image);
+        if (read.truncated) {
+          const std::string message = "image '" + path + "' is truncated: the JPEG data ends before its " +
+                                      "end-of-image marker, the missing part is grey (strict=True makes this an error)";
+          if (PyErr_WarnEx(g_image_warning, message.c_str(), 1) != 0) throw py::error_already_set();
+        }
+        return image_to_numpy(read.image);
       },
-      py::arg("path"), "Reads an image file as BGR uint8.");
+      py::arg("path"), py::kw_only(), py::arg("max_pixels") = kDefaultMaxImagePixels, py::arg("strict") = false,
+      "Reads an image file as BGR uint8. Files declaring more than max_pixels pixels (0: no limit) are refused "
+      "before decoding; a truncated JPEG is an ImageWarning, or an InvalidInputError with strict=True.");
   m.def(
       "imwrite",
       [](const std::string& path, const py::array& image) {
@@ -494,6 +506,7 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("path"), "Loads an ONNX model on OpenCV DNN.");
   m.attr("opencv_version") = CV_VERSION;
+  m.attr("DEFAULT_MAX_IMAGE_PIXELS") = kDefaultMaxImagePixels;
   m.attr("__version__") = FASTINFER_VERSION;  // the project version this core was built as (CMake)
 
   bind_classify(m);

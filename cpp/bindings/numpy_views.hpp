@@ -46,6 +46,12 @@ inline cv::Mat image_view(const py::array& a, const std::string& what) {
   if (!(a.flags() & py::array::c_style)) {
     throw InvalidInputError(what + " must be C-contiguous (use numpy.ascontiguousarray)");
   }
+  // OpenCV indexes rows and row bytes with int, and images become 3-channel BGR.
+  constexpr py::ssize_t kMax = 2147483647;
+  if (a.shape(0) > kMax || a.shape(1) > kMax / 4) {
+    throw InvalidInputError(what + " is too large: shape " + shape_of(a) + "; images may have at most " +
+                            std::to_string(kMax) + " rows and " + std::to_string(kMax / 4) + " columns");
+  }
   return cv::Mat(static_cast<int>(a.shape(0)), static_cast<int>(a.shape(1)), CV_8UC(channels),
                  const_cast<void*>(a.data()));
 }

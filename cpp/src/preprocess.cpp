@@ -98,7 +98,7 @@ namespace {
 
 // Places one resized image (or its crop) in the network input, and says where.
 struct Placement {
-  cv::Mat pixels;  // CV_8UC3, exactly the size it covers in the input
+  cv::Mat pixels;  // uint8, 1, 3 or 4 channels, exactly the size it covers in the input
   int offset_x = 0;
   int offset_y = 0;
   Transform transform;
@@ -241,8 +241,9 @@ std::vector<Transform> make_blob(const std::vector<cv::Mat>& images, const BlobP
 
   for (size_t n = 0; n < images.size(); ++n) {
     const cv::Mat& image = images[n];
-    if (image.empty() || image.type() != CV_8UC3) {
-      throw InvalidInputError("image " + std::to_string(n) + " must be a non-empty 3-channel uint8 image");
+    if (image.empty() || image.depth() != CV_8U || (image.channels() != 1 && image.channels() != 3 &&
+                                                     image.channels() != 4)) {
+      throw InvalidInputError("image " + std::to_string(n) + " must be a non-empty 1-, 3- or 4-channel uint8 image");
     }
   }
   std::vector<Transform> transforms(images.size());
@@ -253,6 +254,8 @@ std::vector<Transform> make_blob(const std::vector<cv::Mat>& images, const BlobP
     for (int n = range.start; n < range.end; ++n) try {
       const cv::Mat& image = images[n];
       Placement placed = place(image, p);
+      // Grey and BGRA images become BGR after resizing, at the input's size rather than the image's.
+      if (placed.pixels.channels() != 3) placed.pixels = to_bgr(placed.pixels);
       transforms[n] = placed.transform;
       float* planes[3];
       for (int c = 0; c < 3; ++c) planes[c] = out + (static_cast<size_t>(n) * 3 + c) * plane;

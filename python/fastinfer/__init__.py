@@ -29,7 +29,7 @@ from . import models
 from ._version import __version__
 from .errors import BackendError, BackendUnavailableError, FastInferError, InvalidInputError, ModelLoadError
 from .formats.ssd import SSDConfig, SSDPriors
-from .io.images import load_image, read_image, write_image
+from .io.images import ImageWarning, load_image, read_image, write_image
 from .io.stream import Stream, StreamWarning, VideoReader, VideoWriter
 from .results import Classification, Segmentation
 from .results.detections import Detections
@@ -123,6 +123,7 @@ __all__ = [
     "quantize",
     "Stream",
     "StreamWarning",
+    "ImageWarning",
     "VideoReader",
     "VideoWriter",
     "info",

@@ -527,6 +527,29 @@ DarknetWeightsInfo check_darknet_weights(const DarknetCfg& cfg, const std::strin
         << (info.file_bytes < expected ? "truncated" : "too long") << ")";
     throw ModelLoadError(msg.str());
   }
+  // NaN or inf anywhere makes every output NaN (0 detections, silently): refuse such files.
+  file.seekg(static_cast<std::streamoff>(info.header_bytes));
+  std::vector<float> chunk(1 << 18);
+  uint64_t index = 0;
+  uint64_t bad = 0;
+  uint64_t first_bad = 0;
+  while (index < cfg.parameter_count) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(chunk.size(), cfg.parameter_count - index));
+    if (!file.read(reinterpret_cast<char*>(chunk.data()), static_cast<std::streamsize>(n * sizeof(float)))) {
+      throw ModelLoadError("cannot read Darknet weights '" + weights_path + "' (it changed while being read?)");
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (!std::isfinite(chunk[i])) {
+        if (bad++ == 0) first_bad = index + i;
+      }
+    }
+    index += n;
+  }
+  if (bad) {
+    throw ModelLoadError("Darknet weights '" + weights_path + "' hold " + std::to_string(bad) + " NaN or infinite " +
+                         "values of " + std::to_string(cfg.parameter_count) + " (the first is parameter " +
+                         std::to_string(first_bad) + "); the model would output NaN");
+  }
   return info;
 }
 

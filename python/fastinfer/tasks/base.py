@@ -285,7 +285,7 @@ def run(task: Task[R], source: ImageLike | Sequence[ImageLike], **options: Any) 
     if not sources:
         return None
     t0 = time.perf_counter()
-    images = [load_image(s, name="image" if single else f"images[{i}]") for i, s in enumerate(sources)]
+    images = [load_image(s, name="image" if single else f"images[{i}]", bgr=False) for i, s in enumerate(sources)]
     t1 = time.perf_counter()
     blob, transforms = task.preprocess(images)
     t2 = time.perf_counter()
