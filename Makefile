@@ -36,7 +36,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
 DEMO_IMAGE := /usr/share/darknet/data/dog.jpg
 DEMO_OUT := demo-out
 
-.PHONY: all setup apt venv ort-headers build demo testdata test lint bench stubs clean wheel-tools sdist wheel test-wheel
+.PHONY: all setup apt venv ort-headers build demo testdata test fuzz lint bench stubs clean wheel-tools sdist wheel test-wheel
 
 all: build
 
@@ -88,6 +88,13 @@ lint: venv
 	@$(PY) -c "import ruff, mypy" 2>/dev/null || $(PIP) install $(LINT_DEPS)
 	$(VENV)/bin/ruff check python tests
 	$(VENV)/bin/mypy
+
+# A longer fuzz run of the loaders than the test suite's (tests/test_fuzz.py):
+# FUZZ_CASES cases per target with a fresh seed (FUZZ_SEED to repeat a run).
+FUZZ_CASES ?= 2000
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: build testdata
+	FASTINFER_FUZZ_CASES=$(FUZZ_CASES) FASTINFER_FUZZ_SEED=$(FUZZ_SEED) $(PY) -m pytest -q -s tests/test_fuzz.py
 
 # The benchmark suite (about 30 minutes on 2 cores): tables, JSON and plots in
 # benchmarks/results/<machine>/. BENCH_ARGS=--quick for a smoke run.

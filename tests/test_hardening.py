@@ -327,7 +327,7 @@ def test_complete_images_do_not_warn(photos):
 def test_array_too_large_for_opencv(raises_invalid):
     """np.zeros((1, 2**31 + 8)) gave BackendError with OpenCV's assertion text."""
     wide = np.zeros((1, 2**31 + 8), np.uint8)  # untouched pages: no memory is used
-    with raises_invalid(r"image is too large: shape \(1, 2147483656\)"):
+    with raises_invalid(r"images\[0\] is too large: shape \(1, 2147483656\); images may have at most"):
         fastinfer.Detector("yolov3-tiny")(wide)
 
 
@@ -375,3 +375,15 @@ def test_non_finite_weights(tmp_path, yolo_files):
     weights.write_bytes(bytes(one))
     with pytest.raises(fastinfer.ModelLoadError, match=r"hold 1 NaN or infinite values .*the first is parameter 1000"):
         darknet.resolve(yolo_files["cfg"], weights, None)
+
+
+def test_runtime_messages_with_invalid_utf8(tmp_path, nudenet_model):
+    """A damaged node name reached Python as UnicodeDecodeError through ONNX Runtime's message (found by fuzzing)."""
+    data = nudenet_model.read_bytes()
+    at = data.index(b"\x22\x04Conv")  # NodeProto.op_type, 4 bytes: the same length keeps the file well-formed
+    data = data[:at + 2] + b"Co\x80v" + data[at + 6:]
+    path = tmp_path / "damaged.onnx"
+    path.write_bytes(data)
+    for backend in BACKENDS:
+        with pytest.raises(fastinfer.ModelLoadError, match=r"(?s)could not (load|read) .*Co\ufffdv"):
+            backends.load(path, None, backend)

@@ -1,5 +1,6 @@
 // fastinfer._core: argument conversion, GIL release, exception translation
 // and registration. No algorithms live here.
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,15 @@ PyObject* new_exception(py::module_& m, const char* name, PyObject* bases, const
   return type;
 }
 
+// Messages may quote text from a damaged file (names, a runtime's errors): invalid UTF-8 is replaced, so the
+// error arrives as itself rather than as a UnicodeDecodeError.
+void set_error(PyObject* type, const char* what) {
+  PyObject* message = PyUnicode_DecodeUTF8(what, static_cast<Py_ssize_t>(std::strlen(what)), "replace");
+  if (!message) return;  // MemoryError is set
+  PyErr_SetObject(type, message);
+  Py_DECREF(message);
+}
+
 void register_exceptions(py::module_& m) {
   g_base_error = new_exception(m, "FastInferError", PyExc_Exception, "Base class of every fastinfer error.");
   g_model_load_error = new_exception(m, "ModelLoadError", g_base_error,
@@ -66,17 +76,17 @@ void register_exceptions(py::module_& m) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const InvalidInputError& e) {
-      PyErr_SetString(g_invalid_input_error, e.what());
+      set_error(g_invalid_input_error, e.what());
     } catch (const ModelLoadError& e) {
-      PyErr_SetString(g_model_load_error, e.what());
+      set_error(g_model_load_error, e.what());
     } catch (const BackendError& e) {
-      PyErr_SetString(g_backend_error, e.what());
+      set_error(g_backend_error, e.what());
     } catch (const BackendUnavailableError& e) {
-      PyErr_SetString(g_backend_unavailable_error, e.what());
+      set_error(g_backend_unavailable_error, e.what());
     } catch (const Error& e) {
-      PyErr_SetString(g_base_error, e.what());
+      set_error(g_base_error, e.what());
     } catch (const cv::Exception& e) {
-      PyErr_SetString(g_backend_error, (std::string("OpenCV: ") + e.what()).c_str());
+      set_error(g_backend_error, (std::string("OpenCV: ") + e.what()).c_str());
     }
   });
 }

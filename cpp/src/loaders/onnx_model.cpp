@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <initializer_list>
 #include <set>
 
 #include "fastinfer/errors.hpp"
@@ -24,7 +25,7 @@ namespace fs = std::filesystem;
 
 // Field numbers of onnx.proto3 used below.
 namespace field {
-constexpr int kModelIrVersion = 1, kModelGraph = 7, kModelOpsetImport = 8;
+constexpr int kModelIrVersion = 1, kModelGraph = 7, kModelOpsetImport = 8, kModelMetadata = 14;
 constexpr int kOpsetDomain = 1, kOpsetVersion = 2;
 constexpr int kGraphNode = 1, kGraphInitializer = 5, kGraphInput = 11, kGraphOutput = 12;
 constexpr int kNodeAttribute = 5;
@@ -336,6 +337,39 @@ void read_graph(Wire graph, OnnxModelInfo& model) {
   }
 }
 
+// Protobuf strings are UTF-8; a damaged file's may not be, and they become Python str.
+bool valid_utf8(const std::string& text) {
+  size_t i = 0;
+  const size_t n = text.size();
+  while (i < n) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t extra = 0;
+    uint32_t code = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      extra = 1, code = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      extra = 2, code = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      extra = 3, code = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + extra >= n) return false;
+    for (size_t k = 1; k <= extra; ++k) {
+      const unsigned char next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xc0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3f);
+    }
+    static const uint32_t smallest[] = {0, 0x80, 0x800, 0x10000};
+    if (code < smallest[extra] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
 std::string dims_text(const OnnxValueInfo& v) {
   std::string out = "(";
   for (size_t i = 0; i < v.dims.size(); ++i) {
@@ -421,11 +455,28 @@ OnnxModelInfo read_onnx_model(const std::string& path) {
         }
       }
       if (domain.empty() || domain == "ai.onnx") model.opset = version;
+    } else if (number == field::kModelMetadata && wire == kBytes) {
+      Wire entry = top.bytes();
+      int n = 0, w = 0;
+      while (entry.next(n, w)) {
+        if ((n == field::kEntryKey || n == field::kEntryValue) && w == kBytes) {
+          if (!valid_utf8(entry.text())) damaged(path, "its metadata holds text that is not UTF-8");
+        } else {
+          entry.skip(w);
+        }
+      }
     } else {
       top.skip(wire);
     }
   }
   if (!has_graph) damaged(path, "it has no graph");
+  for (const std::vector<OnnxValueInfo>* values : {&model.inputs, &model.outputs}) {
+    for (const OnnxValueInfo& v : *values) {
+      bool ok = valid_utf8(v.name);
+      for (const std::string& param : v.dim_params) ok = ok && valid_utf8(param);
+      if (!ok) damaged(path, "an input or output name is not UTF-8");
+    }
+  }
   return model;
 }
 
