@@ -112,9 +112,10 @@ def mutate_weights(data: bytes, rng: random.Random) -> tuple[bytes, str]:
         value = rng.choice([0, 1, 2, 9, 10, 999, 1000, 1001, -1, 2**31 - 1, -2**31, rng.randrange(-2**31, 2**31)])
         out[4 * field:4 * field + 4] = struct.pack("<i", value)
         return bytes(out), f"header version field {field} = {value}"
-    if kind == "values":
-        count = rng.choice([1, 10, 1000, (len(out) - 20) // 4])
-        start = 20 + 4 * rng.randrange(max(1, (len(out) - 20) // 4 - count))
+    if kind == "values" and len(out) >= 24:
+        values = (len(out) - 20) // 4
+        count = min(rng.choice([1, 10, 1000, values]), values)
+        start = 20 + 4 * rng.randrange(max(1, values - count))
         value = rng.choice([np.nan, np.inf, -np.inf, 3e38, -3e38, 1e-45, 0.0])
         out[start:start + 4 * count] = np.full(count, value, "<f4").tobytes()[:len(out) - start]
         return bytes(out), f"{count} values from byte {start} = {value}"

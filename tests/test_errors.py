@@ -63,6 +63,11 @@ def weights_bytes(version: tuple[int, int, int], n_params: int, seed: int = 0) -
 
 
 
+def at(path: Path, line: int) -> str:
+    """A regex fragment matching where the Darknet reader says an error is: ``<path> line <n>:``."""
+    return re.escape(f"{path} line {line}:")
+
+
 def in_msg(path: Path) -> str:
     """A regex fragment matching ``path`` as messages quote it."""
     return re.escape(f"'{path}'")
@@ -151,7 +156,7 @@ def test_missing_cfg(tmp_path):
 
 def test_missing_cfg_cfg_info(tmp_path):
     absent = tmp_path / "absent.cfg"
-    with pytest.raises(fastinfer.ModelLoadError, match=f"cannot open Darknet cfg {in_msg(absent)}"):
+    with pytest.raises(fastinfer.ModelLoadError, match=f"cannot read Darknet cfg {in_msg(absent)}"):
         darknet.cfg_info(absent)
 
 
@@ -200,7 +205,7 @@ def _load(cfg: Path, yolo_files) -> None:
 def test_cfg_unknown_section(tmp_path, yolo_files):
     cfg = edited_cfg(tmp_path, yolo_files["cfg"], "[maxpool]", "[bogus]")
     line = line_of(cfg, "[bogus]")
-    with pytest.raises(fastinfer.ModelLoadError, match=f"{in_msg(cfg)}, line {line}: unknown section \\[bogus\\]"):
+    with pytest.raises(fastinfer.ModelLoadError, match=f"{at(cfg, line)} \\[bogus\\] \\(layer 1\\) is not supported"):
         _load(cfg, yolo_files)
 
 
@@ -208,14 +213,14 @@ def test_cfg_conv_without_filters(tmp_path, yolo_files):
     cfg = edited_cfg(tmp_path, yolo_files["cfg"], "filters=16\n", "")
     line = line_of(cfg, "[convolutional]")
     with pytest.raises(fastinfer.ModelLoadError,
-                       match=f"{in_msg(cfg)}, line {line}: \\[convolutional\\] is missing the required key 'filters'"):
+                       match=f"{at(cfg, line)} \\[convolutional\\] \\(layer 0\\) is missing the required key 'filters'"):
         _load(cfg, yolo_files)
 
 
 def test_cfg_net_without_width(tmp_path, yolo_files):
     cfg = edited_cfg(tmp_path, yolo_files["cfg"], "width=416\n", "")
     with pytest.raises(fastinfer.ModelLoadError,
-                       match=f"{in_msg(cfg)}, line 1: \\[net\\] is missing the required key 'width'"):
+                       match=f"{at(cfg, 1)} \\[net\\] is missing the required key 'width'"):
         _load(cfg, yolo_files)
 
 
@@ -223,7 +228,7 @@ def test_cfg_unsupported_activation(tmp_path, yolo_files):
     cfg = edited_cfg(tmp_path, yolo_files["cfg"], "activation=leaky", "activation=gelu")
     line = line_of(cfg, "activation=gelu")
     with pytest.raises(fastinfer.ModelLoadError,
-                       match=f"{in_msg(cfg)}, line {line}: .*activation 'gelu' is not supported"):
+                       match=f"{at(cfg, line)} .*activation 'gelu' is not supported"):
         _load(cfg, yolo_files)
 
 
@@ -232,21 +237,21 @@ def test_cfg_non_integer_value(tmp_path, yolo_files, value):
     cfg = edited_cfg(tmp_path, yolo_files["cfg"], "filters=16", f"filters={value}")
     line = line_of(cfg, f"filters={value}")
     with pytest.raises(fastinfer.ModelLoadError,
-                       match=f"{in_msg(cfg)}, line {line}: .*'filters' must be an integer, got '{re.escape(value)}'"):
+                       match=f"{at(cfg, line)} .*'filters' must be an integer, got '{re.escape(value)}'"):
         _load(cfg, yolo_files)
 
 
 def test_cfg_route_to_a_later_layer(tmp_path, yolo_files):
     cfg = edited_cfg(tmp_path, yolo_files["cfg"], "layers = -4", "layers = 40")
-    line = line_of(cfg, "[route]")
+    line = line_of(cfg, "layers = 40")
     with pytest.raises(fastinfer.ModelLoadError,
-                       match=f"{in_msg(cfg)}, line {line}: \\[route\\] refers to layer 40, which is not an earlier"):
+                       match=f"{at(cfg, line)} \\[route\\] \\(layer \\d+\\) layers refers to layer 40, which is not an earlier"):
         _load(cfg, yolo_files)
 
 
 def test_cfg_yolo_channels_mismatch(tmp_path, yolo_files):
     cfg = edited_cfg(tmp_path, yolo_files["cfg"], "filters=255", "filters=254")
-    with pytest.raises(fastinfer.ModelLoadError, match=r"\[yolo\] expects 3 x \(5 \+ 80\) = 255 input channels"):
+    with pytest.raises(fastinfer.ModelLoadError, match=r"\[yolo\] \(layer \d+\) expects 3 x \(5 \+ 80\) = 255 input channels"):
         _load(cfg, yolo_files)
 
 
@@ -312,7 +317,7 @@ def test_yolov1_detection_layer_is_unsupported(testdata):
     cfg = testdata / "darknet-cfg" / "yolov1-tiny.cfg"
     line = line_of(cfg, "[detection]")
     with pytest.raises(fastinfer.ModelLoadError,
-                       match=f"{in_msg(cfg)}, line {line}: layer \\[detection\\] is not supported"):
+                       match=f"{at(cfg, line)} \\[detection\\] \\(layer \\d+\\) is not supported"):
         darknet.cfg_info(cfg)
 
 

@@ -6,12 +6,13 @@ import collections.abc
 from fastinfer import BackendError
 from fastinfer import BackendUnavailableError
 from fastinfer import FastInferError
+from fastinfer import ImageWarning
 from fastinfer import InvalidInputError
 from fastinfer import ModelLoadError
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Backend', 'BackendError', 'BackendUnavailableError', 'FastInferError', 'InvalidInputError', 'ModelLoadError', 'VideoReader', 'VideoWriter', 'classify', 'darknet_cfg_info', 'darknet_weights_info', 'draw_banner', 'draw_detections', 'imread', 'imwrite', 'make_blob', 'nms', 'onnxruntime_from_file', 'opencv_from_darknet', 'opencv_from_onnx', 'opencv_version', 'ort_api_version', 'ort_available_providers', 'ort_load', 'ort_loaded', 'ort_version', 'postprocess_darknet', 'postprocess_head', 'postprocess_ssd', 'segment', 'to_bgr']
+__all__: list[str] = ['Backend', 'BackendError', 'BackendUnavailableError', 'DEFAULT_MAX_IMAGE_PIXELS', 'FastInferError', 'ImageWarning', 'InvalidInputError', 'ModelLoadError', 'VideoReader', 'VideoWriter', 'classify', 'darknet_cfg_info', 'darknet_cfg_sections', 'darknet_weights', 'darknet_weights_info', 'draw_banner', 'draw_detections', 'imread', 'imwrite', 'make_blob', 'nms', 'onnxruntime_from_file', 'opencv_from_darknet', 'opencv_from_onnx', 'opencv_version', 'ort_api_version', 'ort_available_providers', 'ort_load', 'ort_loaded', 'ort_version', 'postprocess_darknet', 'postprocess_head', 'postprocess_ssd', 'segment', 'to_bgr']
 class Backend:
     """
     A loaded model on one inference backend.
@@ -116,9 +117,17 @@ def classify(scores: typing.Any, top_k: typing.SupportsInt | typing.SupportsInde
     """
     (N, classes) float32 scores -> (class_id (N, k) int64, confidence (N, k) float32, softmax_applied), k = min(top_k, classes), best first, ties to the lower class id. softmax: None applies it unless every row already is a distribution (>= 0, sums to 1 within 1e-3); True or False forces it.
     """
-def darknet_cfg_info(path: str) -> dict:
+def darknet_cfg_info(path: str, width: typing.SupportsInt | typing.SupportsIndex = 0, height: typing.SupportsInt | typing.SupportsIndex = 0) -> dict:
     """
-    Parses and checks a Darknet cfg.
+    Parses and checks a Darknet cfg (fastinfer's one Darknet reader): input size, classes, parameter count, [net] and every layer with its type, line, index, options, option lines and output shape (C, H, W), walked at width x height when they are > 0, else at the cfg's own size.
+    """
+def darknet_cfg_sections(path: str) -> list:
+    """
+    The sections of a Darknet cfg ([net] first) with their type, line, index, options and option lines, as read before any key or shape is checked.
+    """
+def darknet_weights(cfg: str, weights: str) -> numpy.typing.NDArray[numpy.float32]:
+    """
+    Every parameter of a Darknet weights file after its header, checked against the cfg (size, finite).
     """
 def darknet_weights_info(cfg: str, weights: str) -> dict:
     """
@@ -132,9 +141,9 @@ def draw_detections(image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], x
     """
     An annotated BGR copy of the image.
     """
-def imread(path: str) -> numpy.typing.NDArray[numpy.uint8]:
+def imread(path: str, *, max_pixels: typing.SupportsInt | typing.SupportsIndex = 268435456, strict: bool = False) -> numpy.typing.NDArray[numpy.uint8]:
     """
-    Reads an image file as BGR uint8.
+    Reads an image file as BGR uint8. Files declaring more than max_pixels pixels (0: no limit) are refused before decoding; a truncated JPEG is an ImageWarning, or an InvalidInputError with strict=True.
     """
 def imwrite(path: str, image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]]) -> None:
     """
@@ -196,5 +205,6 @@ def to_bgr(image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]]) -> typing.
     """
     Grayscale or BGRA -> BGR (BGR input is returned as it is).
     """
+DEFAULT_MAX_IMAGE_PIXELS: int = 268435456
 __version__: str = '0.1.0'
 opencv_version: str = '4.6.0'

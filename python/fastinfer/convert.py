@@ -23,10 +23,16 @@ Layers: ``convolutional`` (groups; activations linear, leaky, relu, logistic,
 mish, swish), ``maxpool`` (padded like Darknet: ``padding`` defaults to
 ``size - 1``, split ``floor/ceil`` between top-left and bottom-right),
 ``upsample``, ``route`` (with ``groups``/``group_id``), ``shortcut``,
-``dropout``, ``yolo`` and ``region``. Anything that would change the maths
-and is not handled (another section type, ``dilation``, ``binary``, ...) is
-a :class:`~fastinfer.errors.ModelLoadError` naming the file, line, section
-and layer index; keys that only matter for training are ignored.
+``dropout``, ``yolo`` and ``region``. The cfg and weights are read by the
+core's Darknet reader (``fastinfer._core.darknet_cfg_info`` and
+``darknet_weights``), the one every backend uses: it checks syntax, keys,
+values, shapes and the weights, and refuses what would change the maths and
+no backend handles (``binary``, ``xnor``, ``stride_x``, ...); keys that only
+matter for training are ignored. Layers the reader accepts because OpenCV
+runs them but the converter cannot build (``connected``, ``reorg``,
+``avgpool``, ``softmax``, ``dilation`` other than 1) are refused here. Every
+error is a :class:`~fastinfer.errors.ModelLoadError` naming the file, line,
+section and layer index.
 
 Batch normalisation (epsilon 1e-6, as OpenCV's importer) is folded into the
 convolutions, activations are single ONNX ops where ONNX has one (mish is
@@ -54,6 +60,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from . import _core
 from .errors import InvalidInputError, ModelLoadError
 from .runtime import cache
 
@@ -77,26 +84,6 @@ _YOLO_THRESH = 0.2
 _YOLO_NMS = 0.0
 _REGION_THRESH = 0.001
 _REGION_NMS = 0.4
-
-_ACTIVATIONS = ("linear", "leaky", "relu", "logistic", "mish", "swish")
-_SECTION_ALIASES = {"network": "net", "conv": "convolutional", "max": "maxpool", "avg": "avgpool",
-                    "soft": "softmax", "conn": "connected"}
-
-# Keys that only matter for training, accepted and ignored.
-_TRAINING_KEYS = {
-    "*": {"learning_rate", "stopbackward", "dontload", "dontloadscales", "dont_update", "burnin_update",
-          "train_only_bn"},
-    "convolutional": {"assisted_excitation"},
-    "yolo": {"jitter", "ignore_thresh", "truth_thresh", "random", "iou_normalizer", "iou_loss", "iou_thresh",
-             "iou_thresh_kind", "cls_normalizer", "obj_normalizer", "delta_normalizer", "uc_normalizer", "nms_kind",
-             "beta_nms", "max_delta", "resize", "counters_per_class", "label_smooth_eps", "max", "focal_loss",
-             "objectness_smooth", "track_history_size", "sim_thresh", "dets_for_track", "dets_for_show",
-             "track_ciou_norm", "embedding_layer", "show_details"},
-    "region": {"jitter", "rescore", "object_scale", "noobject_scale", "class_scale", "coord_scale", "absolute",
-               "random", "bias_match", "log", "sqrt", "max", "focal_loss"},
-    "dropout": {"probability", "dropblock", "dropblock_size_rel", "dropblock_size_abs"},
-}
-
 
 # --------------------------------------------------------------------------
 # Public API
@@ -140,11 +127,9 @@ def darknet_to_onnx(cfg: PathLike, weights: PathLike, out: Optional[PathLike] = 
     batch_dim = _check_batch(batch)
     size = _check_input_size(input_size)
     started = time.perf_counter()
-    cfg_path, weights_path = Path(cfg), Path(weights)
-    net = _read_cfg(cfg_path)
-    plan = _plan(net, size)
-    params = _read_weights(weights_path, cfg_path, plan.parameter_count)
-    model = _Builder(net, plan, params, batch_dim, fold_batchnorm).build()
+    cfg_path = Path(cfg)
+    plan, params = read_network(cfg_path, weights, size)
+    model = _Builder(plan, params, batch_dim, fold_batchnorm).build()
     if out is not None:
         _save_atomic(model, Path(out))
     log.info("converted Darknet model '%s' to ONNX at %dx%d in %.2f s", cfg_path, plan.width, plan.height,
@@ -159,9 +144,13 @@ def read_network(cfg: PathLike, weights: PathLike,
     What the ONNX builder here and the torch module (``fastinfer.torch.darknet``)
     both build from, so the two read a cfg the same way.
     """
-    cfg_path = Path(cfg)
-    plan = _plan(_read_cfg(cfg_path), _check_input_size(input_size))
-    return plan, _read_weights(Path(weights), cfg_path, plan.parameter_count)
+    cfg_path, weights_path = Path(cfg), Path(weights)
+    plan = _plan(cfg_path, _check_input_size(input_size))
+    params = _core.darknet_weights(os.fspath(cfg_path), os.fspath(weights_path))
+    if params.size != plan.parameter_count:  # the file changed between the two reads
+        raise ModelLoadError(f"Darknet weights '{weights_path}': read {params.size} of {plan.parameter_count} "
+                             "parameters")
+    return plan, params
 
 
 def cached_onnx(cfg: PathLike, weights: PathLike, *, input_size: Optional[tuple[int, int]] = None,
@@ -195,8 +184,8 @@ def cached_onnx(cfg: PathLike, weights: PathLike, *, input_size: Optional[tuple[
     size = _check_input_size(input_size)
     cfg_path, weights_path = Path(cfg), Path(weights)
     if size is None:
-        net = _read_cfg(cfg_path)
-        size = (net.require_int("width"), net.require_int("height"))
+        info = _core.darknet_cfg_info(os.fspath(cfg_path))
+        size = (info["width"], info["height"])
     key = cache.Key(f"fastinfer darknet->onnx {FORMAT_VERSION} opset {OPSET}")
     key.file(cfg_path, "Darknet cfg").file(weights_path, "Darknet weights").text(f"input {size[0]}x{size[1]}")
     return cache.cached("onnx", key.hexdigest(), ".onnx",
@@ -230,13 +219,6 @@ def _check_input_size(size: Optional[tuple[int, int]]) -> Optional[tuple[int, in
     return int(width), int(height)
 
 
-def _file_size(path: Path, label: str) -> int:
-    try:
-        return path.stat().st_size
-    except OSError as exc:
-        raise ModelLoadError(f"cannot read Darknet {label} '{path}': {exc.strerror or exc}") from exc
-
-
 def _save_atomic(model: onnx.ModelProto, path: Path) -> None:
     """Writes ``model`` to a temporary file beside ``path``, then renames it onto ``path``."""
     with cache.atomic_file(path, "ONNX model") as handle:
@@ -244,408 +226,131 @@ def _save_atomic(model: onnx.ModelProto, path: Path) -> None:
 
 
 # --------------------------------------------------------------------------
-# The cfg: sections and keys, with line numbers
+# The plan: each layer's parameters and output shape, from the core's reader
 # --------------------------------------------------------------------------
 
-
-@dataclass
-class _Section:
-    """One ``[section]`` of a cfg; ``index`` is its Darknet layer index (-1 for ``[net]``)."""
-
-    path: Path
-    type: str
-    line: int
-    index: int
-    options: dict[str, tuple[str, int]] = field(default_factory=dict)  # the first value and line of each key
-    repeated: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # later values of a key
-    used: set[str] = field(default_factory=set)
-
-    def where(self, line: Optional[int] = None) -> str:
-        name = f"[{self.type}]" if self.index < 0 else f"[{self.type}] (layer {self.index})"
-        return f"{self.path} line {line or self.line}: {name}"
-
-    def error(self, what: str, key: Optional[str] = None) -> ModelLoadError:
-        line = self.options[key][1] if key is not None and key in self.options else None
-        return ModelLoadError(f"{self.where(line)} {what}")
-
-    def raw(self, key: str) -> Optional[str]:
-        self.used.add(key)
-        option = self.options.get(key)
-        if option is None:
-            return None
-        for value, line in self.repeated.get(key, []):
-            if value != option[0]:  # Darknet would take the first, OpenCV the last
-                raise ModelLoadError(f"{self.where(line)} key '{key}' is given twice with different values: "
-                                     f"'{option[0]}' (line {option[1]}) and '{value}'")
-        return option[0]
-
-    def get_int(self, key: str, default: int) -> int:
-        value = self.raw(key)
-        if value is None:
-            return default
-        try:
-            return int(value)
-        except ValueError:
-            raise self.error(f"key '{key}' must be an integer, got '{value}'", key) from None
-
-    def require_int(self, key: str) -> int:
-        if key not in self.options:
-            raise self.error(f"is missing the required key '{key}'")
-        return self.get_int(key, 0)
-
-    def get_float(self, key: str, default: float) -> float:
-        value = self.raw(key)
-        if value is None:
-            return default
-        try:
-            return float(value)
-        except ValueError:
-            raise self.error(f"key '{key}' must be a number, got '{value}'", key) from None
-
-    def get_str(self, key: str, default: str) -> str:
-        value = self.raw(key)
-        return default if value is None else value
-
-    def ints(self, key: str) -> list[int]:
-        return [int(v) for v in self._list(key, "integers", int)]
-
-    def floats(self, key: str) -> list[float]:
-        return [float(v) for v in self._list(key, "numbers", float)]
-
-    def _list(self, key: str, what: str, kind: type) -> list:
-        if key not in self.options:
-            raise self.error(f"is missing the required key '{key}'")
-        value = self.raw(key) or ""
-        items = [item for item in value.split(",") if item]
-        try:
-            parsed = [kind(item) for item in items]
-        except ValueError:
-            raise self.error(f"key '{key}' must list {what}, got '{value}'", key) from None
-        if not parsed:
-            raise self.error(f"key '{key}' is empty", key)
-        return parsed
-
-    def expect(self, key: str, allowed: object, value: object) -> None:
-        """Raises unless ``value`` (the key's value, or its default) is ``allowed``."""
-        if value != allowed:
-            raise self.error(f"{key}={self.options[key][0]} is not supported (only {allowed})", key)
-
-    def check_unused(self) -> None:
-        """Raises for a key the converter neither used nor knows to be training-only."""
-        ignored = _TRAINING_KEYS["*"] | _TRAINING_KEYS.get(self.type, set())
-        for key in self.options:
-            if key not in self.used and key not in ignored:
-                raise self.error(f"key '{key}' is not supported", key)
-
-
-@dataclass
-class _Cfg:
-    path: Path
-    net: _Section
-    layers: list[_Section]
-
-    def require_int(self, key: str) -> int:
-        value = self.net.get_int(key, 0)
-        if value <= 0:
-            raise self.net.error(f"needs a positive '{key}'" + (f", got {value}" if key in self.net.options else ""))
-        return value
-
-
-def _read_cfg(path: Path) -> _Cfg:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelLoadError(f"cannot read Darknet cfg '{path}': {exc.strerror or exc}") from exc
-    if b"\0" in data:
-        raise ModelLoadError(f"Darknet cfg '{path}' contains binary data; is it a cfg file?")
-    text = data.decode("utf-8", errors="replace")
-    sections: list[_Section] = []
-    for number, raw_line in enumerate(text.splitlines(), start=1):
-        line = "".join(raw_line.split())  # Darknet drops every blank, inside lines too
-        if not line or line[0] in "#;":
-            continue
-        if line[0] == "[":
-            if line[-1] != "]":
-                raise ModelLoadError(f"{path} line {number}: section header '{raw_line.strip()}' has no closing ']'")
-            kind = line[1:-1].lower()
-            kind = _SECTION_ALIASES.get(kind, kind)
-            index = -1 if kind == "net" else sum(1 for s in sections if s.type != "net")
-            sections.append(_Section(path, kind, number, index))
-            continue
-        key, sep, value = line.partition("=")
-        if not sep or not key:
-            raise ModelLoadError(f"{path} line {number}: expected 'key=value' or '[section]', got '{raw_line.strip()}'")
-        if not sections:
-            raise ModelLoadError(f"{path} line {number}: '{raw_line.strip()}' comes before the first [section]")
-        section = sections[-1]
-        if key in section.options:
-            section.repeated.setdefault(key, []).append((value, number))
-        else:
-            section.options[key] = (value, number)
-    if not sections:
-        raise ModelLoadError(f"Darknet cfg '{path}' has no sections; is it a Darknet cfg?")
-    if sections[0].type != "net":
-        raise ModelLoadError(f"{path} line {sections[0].line}: the first section must be [net], "
-                             f"got [{sections[0].type}]")
-    for section in sections[1:]:
-        if section.type == "net":
-            raise ModelLoadError(f"{path} line {section.line}: [net] may appear only once, as the first section")
-    if len(sections) == 1:
-        raise ModelLoadError(f"Darknet cfg '{path}' has a [net] section but no layers")
-    return _Cfg(path, sections[0], sections[1:])
-
-
-# --------------------------------------------------------------------------
-# The plan: each layer's parameters and output shape
-# --------------------------------------------------------------------------
+#: Section types the converter builds; the core's reader accepts a few more
+#: (``connected``, ``reorg``, ``avgpool``, ``softmax``) that OpenCV runs.
+_BUILDS = ("convolutional", "maxpool", "upsample", "route", "shortcut", "dropout", "yolo", "region")
 
 
 @dataclass
 class _Layer:
-    section: _Section
+    """One layer as the core's reader returns it, with the parameters the graph needs."""
+
+    type: str
+    index: int
+    line: int
+    options: dict[str, str]
+    lines: dict[str, int]
     channels: int
-    height: int = 0
-    width: int = 0
-    stride: float = 1.0  # of its output, relative to the network input
+    height: int
+    width: int
     params: dict = field(default_factory=dict)
 
 
 @dataclass
 class _Plan:
+    path: Path
     width: int
     height: int
     channels: int
     layers: list[_Layer]
     parameter_count: int
-    network_stride: int
 
 
-def _activation(section: _Section) -> str:
-    name = section.get_str("activation", "linear")
-    if name not in _ACTIVATIONS:
-        raise section.error(f"activation '{name}' is not supported (supported: {', '.join(_ACTIVATIONS)})",
-                            "activation")
-    return name
+def _error(path: Path, layer: _Layer, what: str, key: Optional[str] = None) -> ModelLoadError:
+    """A ModelLoadError in the core reader's form: ``<path> line <n>: [<type>] (layer <i>) <what>``."""
+    return ModelLoadError(f"{path} line {layer.lines.get(key, layer.line)}: [{layer.type}] (layer {layer.index}) {what}")
 
 
-def _ref(section: _Section, ref: int, key: str) -> int:
-    index = ref if ref >= 0 else section.index + ref
-    if not 0 <= index < section.index:
-        raise section.error(f"{key} refers to layer {ref}, which is not an earlier layer", key)
-    return index
+def _int(layer: _Layer, key: str, default: int) -> int:
+    return int(layer.options.get(key, default))  # the core checked it is an int
 
 
-def _plan_layer(s: _Section, prev: _Layer, layers: list[_Layer]) -> tuple[_Layer, int]:
-    """Parses one section; returns its layer (channels and stride, no spatial size yet) and its parameter count."""
-    t = s.type
+def _float(layer: _Layer, key: str, default: float) -> float:
+    return float(layer.options.get(key, default))  # the core checked it is finite
+
+
+def _numbers(layer: _Layer, key: str, kind: type) -> list:
+    return [kind(v) for v in layer.options[key].split(",") if v]
+
+
+def _layers(path: Path, info: dict) -> list[_Layer]:
+    return [_Layer(x["type"], x["index"], x["line"], x["options"], x["lines"], *x["shape"]) for x in info["layers"]]
+
+
+def _params(layer: _Layer, prev_channels: int) -> dict:
+    """What the graph builder needs of one layer; the core's reader has checked every value."""
+    t = layer.type
+    ref = lambda r: r if r >= 0 else layer.index + r  # noqa: E731 - the core checked the range
     if t == "convolutional":
-        filters = s.require_int("filters")
-        size = s.get_int("size", 1)
-        stride = s.get_int("stride", 1)
-        groups = s.get_int("groups", 1)
-        bn = s.get_int("batch_normalize", 0) != 0
-        pad, padding = s.get_int("pad", 0), s.get_int("padding", 0)
-        padding = size // 2 if pad else padding  # Darknet: pad=1 overrides padding
-        s.expect("dilation", 1, s.get_int("dilation", 1))
-        for key in ("stride_x", "stride_y"):
-            s.expect(key, stride, s.get_int(key, stride))
-        for key in ("binary", "xnor", "flipped", "antialiasing", "deform", "sway", "rotate", "stretch",
-                    "stretch_sway", "coordconv"):
-            s.expect(key, 0, s.get_int(key, 0))
-        if filters <= 0 or size <= 0 or stride <= 0 or groups <= 0 or padding < 0:
-            raise s.error("needs positive filters, size, stride and groups")
-        if prev.channels % groups or filters % groups:
-            raise s.error(f"groups={groups} does not divide the {prev.channels} input channels and "
-                          f"{filters} filters", "groups")
-        params = dict(filters=filters, size=size, stride=stride, groups=groups, bn=bn, padding=padding,
-                      activation=_activation(s), in_channels=prev.channels)
-        count = filters * (4 if bn else 1) + prev.channels // groups * filters * size * size
-        return _Layer(s, filters, stride=prev.stride * stride, params=params), count
+        size = _int(layer, "size", 1)
+        padding = size // 2 if _int(layer, "pad", 0) else _int(layer, "padding", 0)
+        return dict(filters=_int(layer, "filters", 0), size=size, stride=_int(layer, "stride", 1),
+                    groups=_int(layer, "groups", 1), bn=_int(layer, "batch_normalize", 0) != 0, padding=padding,
+                    activation=layer.options.get("activation", "linear"), in_channels=prev_channels)
     if t == "maxpool":
-        stride = s.get_int("stride", 1)
-        size = s.get_int("size", stride)
-        padding = s.get_int("padding", size - 1)
-        for key in ("stride_x", "stride_y"):
-            s.expect(key, stride, s.get_int(key, stride))
-        for key in ("maxpool_depth", "antialiasing"):
-            s.expect(key, 0, s.get_int(key, 0))
-        if size <= 0 or stride <= 0 or not 0 <= padding < 2 * size - 1:
-            raise s.error(f"needs positive size and stride and 0 <= padding < 2*size-1, got size={size} "
-                          f"stride={stride} padding={padding}")
-        return _Layer(s, prev.channels, stride=prev.stride * stride,
-                      params=dict(size=size, stride=stride, padding=padding)), 0
+        stride = _int(layer, "stride", 1)
+        size = _int(layer, "size", stride)
+        return dict(size=size, stride=stride, padding=_int(layer, "padding", size - 1))
     if t == "upsample":
-        stride = s.get_int("stride", 2)
-        s.expect("scale", 1.0, s.get_float("scale", 1.0))
-        if stride <= 0:
-            raise s.error(f"stride={stride} is not supported (only positive strides)", "stride")
-        return _Layer(s, prev.channels, stride=prev.stride / stride, params=dict(stride=stride)), 0
+        return dict(stride=_int(layer, "stride", 2))
     if t == "route":
-        refs = [_ref(s, r, "layers") for r in s.ints("layers")]
-        groups = s.get_int("groups", 1)
-        group_id = s.get_int("group_id", 0)
-        if groups <= 0 or not 0 <= group_id < groups:
-            raise s.error(f"needs groups >= 1 and 0 <= group_id < groups, got groups={groups} group_id={group_id}")
-        for r in refs:
-            if layers[r].channels % groups:
-                raise s.error(f"groups={groups} does not divide the {layers[r].channels} channels of layer {r}",
-                              "groups")
-        channels = sum(layers[r].channels // groups for r in refs)
-        return _Layer(s, channels, stride=layers[refs[0]].stride,
-                      params=dict(refs=refs, groups=groups, group_id=group_id)), 0
+        return dict(refs=[ref(r) for r in _numbers(layer, "layers", int)], groups=_int(layer, "groups", 1),
+                    group_id=_int(layer, "group_id", 0))
     if t == "shortcut":
-        refs = [_ref(s, r, "from") for r in s.ints("from")]
-        s.expect("alpha", 1.0, s.get_float("alpha", 1.0))
-        s.expect("beta", 1.0, s.get_float("beta", 1.0))
-        s.expect("weights_type", "none", s.get_str("weights_type", "none"))
-        for r in refs:
-            if layers[r].channels != prev.channels:
-                raise s.error(f"adds layer {r} ({layers[r].channels} channels) to {prev.channels} channels; "
-                              "only equal channel counts are supported", "from")
-        return _Layer(s, prev.channels, stride=prev.stride, params=dict(refs=refs, activation=_activation(s))), 0
-    if t == "dropout":
-        return _Layer(s, prev.channels, stride=prev.stride), 0
+        return dict(refs=[ref(r) for r in _numbers(layer, "from", int)],
+                    activation=layer.options.get("activation", "linear"))
     if t == "yolo":
-        classes = s.require_int("classes")
-        anchors = s.floats("anchors")
-        num = s.get_int("num", len(anchors) // 2)
-        mask = s.ints("mask") if "mask" in s.options else list(range(num))
-        thresh = s.get_float("thresh", _YOLO_THRESH)
-        nms = s.get_float("nms_threshold", _YOLO_NMS)
-        scale_x_y = s.get_float("scale_x_y", 1.0)
-        new_coords = s.get_int("new_coords", 0)
-        if classes <= 0 or num <= 0:
-            raise s.error("needs classes > 0 and num > 0")
-        if len(anchors) < 2 * num or any(not 0 <= m < num for m in mask):
-            raise s.error(f"lists {len(anchors) // 2} anchors for num={num} and mask={','.join(map(str, mask))}",
-                          "anchors")
-        if new_coords not in (0, 1):
-            raise s.error(f"new_coords={new_coords} is not supported (only 0 or 1)", "new_coords")
-        if prev.channels != len(mask) * (5 + classes):
-            raise s.error(f"expects {len(mask)} x (5 + {classes}) = {len(mask) * (5 + classes)} input channels, "
-                          f"the layer before gives {prev.channels}")
-        pairs = [(anchors[2 * m], anchors[2 * m + 1]) for m in mask]
-        return _Layer(s, prev.channels, stride=prev.stride,
-                      params=dict(classes=classes, anchors=pairs, thresh=thresh, nms=nms, scale_x_y=scale_x_y,
-                                  new_coords=new_coords)), 0
+        anchors = _numbers(layer, "anchors", float)
+        num = _int(layer, "num", len(anchors) // 2)
+        mask = _numbers(layer, "mask", int) if "mask" in layer.options else list(range(num))
+        return dict(classes=_int(layer, "classes", 0), anchors=[(anchors[2 * m], anchors[2 * m + 1]) for m in mask],
+                    thresh=_float(layer, "thresh", _YOLO_THRESH), nms=_float(layer, "nms_threshold", _YOLO_NMS),
+                    scale_x_y=_float(layer, "scale_x_y", 1.0), new_coords=_int(layer, "new_coords", 0))
     if t == "region":
-        classes = s.require_int("classes")
-        num = s.require_int("num")
-        coords = s.get_int("coords", 4)
-        anchors = s.floats("anchors")
-        thresh = s.get_float("thresh", _REGION_THRESH)
-        classfix = s.get_int("classfix", 0)
-        s.expect("coords", 4, coords)
-        if s.get_int("softmax", 0) != 1:
-            raise s.error("without softmax=1 is not supported", "softmax")
-        for key in ("tree", "map"):
-            if key in s.options:
-                raise s.error(f"key '{key}' is not supported", key)
-        if classes <= 0 or num <= 0 or len(anchors) != 2 * num:
-            raise s.error(f"needs classes > 0 and num > 0 anchor pairs, got classes={classes} num={num} and "
-                          f"{len(anchors)} anchor values")
-        if prev.channels != num * (5 + classes):
-            raise s.error(f"expects {num} x (5 + {classes}) = {num * (5 + classes)} input channels, "
-                          f"the layer before gives {prev.channels}")
-        pairs = [(anchors[2 * a], anchors[2 * a + 1]) for a in range(num)]
-        return _Layer(s, prev.channels, stride=prev.stride,
-                      params=dict(classes=classes, anchors=pairs, thresh=thresh, nms=_REGION_NMS,
-                                  classfix=classfix)), 0
-    raise s.error("is not supported")
+        anchors = _numbers(layer, "anchors", float)
+        return dict(classes=_int(layer, "classes", 0), anchors=list(zip(anchors[0::2], anchors[1::2])),
+                    thresh=_float(layer, "thresh", _REGION_THRESH), nms=_REGION_NMS,
+                    classfix=_int(layer, "classfix", 0))
+    return {}
 
 
-def _plan(net: _Cfg, size: Optional[tuple[int, int]]) -> _Plan:
-    channels = net.net.get_int("channels", 3)
-    if channels <= 0:
-        raise net.net.error(f"needs a positive 'channels', got {channels}", "channels")
-    if size is None:
-        width, height = net.require_int("width"), net.require_int("height")
-    else:
-        width, height = size
-    layers: list[_Layer] = []
-    total = 0
-    prev = _Layer(net.net, channels)
+def _plan(path: Path, size: Optional[tuple[int, int]]) -> _Plan:
+    """Reads the cfg with the core (its checks, shapes and parameter count), then what only the converter refuses."""
+    # What the converter cannot build, from the sections as written (before the core's checks of what OpenCV
+    # runs: a [connected] layer is named as such, not for a key it lacks).
     regions = 0
-    for section in net.layers:
-        if section.type == "region":
+    sections = [_Layer(x["type"], x["index"], x["line"], x["options"], x["lines"], 0, 0, 0)
+                for x in _core.darknet_cfg_sections(os.fspath(path))[1:]]
+    for layer in sections:
+        if layer.type not in _BUILDS:
+            raise _error(path, layer, "is not supported")
+        dilation = layer.options.get("dilation", "1")
+        if layer.type == "convolutional" and dilation != "1" and re.fullmatch(r"[-+]?\d+", dilation):
+            raise _error(path, layer, f"dilation={dilation} is not supported", "dilation")
+        if layer.type == "region":
             regions += 1
             if regions > 1:
-                raise section.error("is a second [region] layer; only one is supported")
-        layer, count = _plan_layer(section, prev, layers)
-        section.check_unused()
-        layers.append(layer)
-        total += count
-        prev = layer
-    if not any(layer.section.type in ("yolo", "region") for layer in layers):
-        raise ModelLoadError(f"Darknet cfg '{net.path}' has no [yolo] or [region] layer: only detectors are "
-                             "converted")
-    stride = max(1, int(round(max(layer.stride for layer in layers))))
-    if size is not None and (width % stride or height % stride):
-        raise InvalidInputError(f"input_size {width}x{height} does not fit '{net.path.name}': width and height must "
-                                f"be multiples of its stride, {stride}")
-    _walk_sizes(layers, width, height)
-    return _Plan(width, height, channels, layers, total, stride)
-
-
-def _walk_sizes(layers: list[_Layer], width: int, height: int) -> None:
-    in_h, in_w = height, width
+                raise _error(path, layer, "is a second [region] layer; only one is supported")
+    if not any(layer.type in ("yolo", "region") for layer in sections):
+        raise ModelLoadError(f"Darknet cfg '{path}' has no [yolo] or [region] layer: only detectors are converted")
+    info = _core.darknet_cfg_info(os.fspath(path))
+    layers = _layers(path, info)
+    if size is not None and size != (info["width"], info["height"]):
+        # The network's stride: how much smaller than the input its smallest layer is.
+        stride = max(max(round(info["width"] / x.width), round(info["height"] / x.height)) for x in layers)
+        if size[0] % stride or size[1] % stride:
+            raise InvalidInputError(f"input_size {size[0]}x{size[1]} does not fit '{path.name}': width and height "
+                                    f"must be multiples of its stride, {stride}")
+        info = _core.darknet_cfg_info(os.fspath(path), *size)
+        layers = _layers(path, info)
+    channels = info["channels"]
     for layer in layers:
-        s, p, t = layer.section, layer.params, layer.section.type
-        h, w = in_h, in_w
-        if t == "convolutional":
-            h = (in_h + 2 * p["padding"] - p["size"]) // p["stride"] + 1
-            w = (in_w + 2 * p["padding"] - p["size"]) // p["stride"] + 1
-        elif t == "maxpool":
-            h = (in_h + p["padding"] - p["size"]) // p["stride"] + 1
-            w = (in_w + p["padding"] - p["size"]) // p["stride"] + 1
-        elif t == "upsample":
-            h, w = in_h * p["stride"], in_w * p["stride"]
-        elif t in ("route", "shortcut"):
-            refs = [layers[r] for r in p["refs"]]
-            if t == "route":
-                h, w = refs[0].height, refs[0].width
-            for r, ref in zip(p["refs"], refs):
-                if (ref.height, ref.width) != (h, w):
-                    verb = "joins" if t == "route" else "adds"
-                    raise s.error(f"{verb} layers of different sizes: layer {r} is {ref.width}x{ref.height}, "
-                                  f"expected {w}x{h} (is the input size a multiple of the network stride?)")
-        if h <= 0 or w <= 0:
-            raise s.error(f"gives an empty output ({layer.channels}x{h}x{w}) for a {width}x{height} input")
-        layer.height, layer.width = h, w
-        in_h, in_w = h, w
-
-
-# --------------------------------------------------------------------------
-# The weights
-# --------------------------------------------------------------------------
-
-
-def _read_weights(path: Path, cfg: Path, parameter_count: int) -> np.ndarray:
-    """All parameters after the header, as float32, checked against the cfg's count."""
-    size = _file_size(path, "weights")
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(12)
-            if len(head) < 12:
-                raise ModelLoadError(f"Darknet weights '{path}' is too short to hold a header ({size} bytes)")
-            major, minor, revision = (int(v) for v in np.frombuffer(head, "<i4"))
-            if major > 1000 or minor > 1000:
-                raise ModelLoadError(f"Darknet weights '{path}' have header version {major}.{minor}.{revision} "
-                                     "(transposed weights), which is not supported")
-            header = 12 + (8 if major * 10 + minor >= 2 else 4)
-            expected = header + 4 * parameter_count
-            if size != expected:
-                raise ModelLoadError(
-                    f"Darknet weights '{path}' do not fit cfg '{cfg}': the cfg needs {parameter_count} parameters "
-                    f"({expected} bytes with the {header}-byte header of version {major}.{minor}.{revision}), the "
-                    f"file has {size} bytes ({'truncated' if size < expected else 'too long'})")
-            handle.seek(header)
-            values = np.fromfile(handle, dtype="<f4", count=parameter_count)
-    except OSError as exc:
-        raise ModelLoadError(f"cannot read Darknet weights '{path}': {exc.strerror or exc}") from exc
-    if values.size != parameter_count:  # the file changed under us
-        raise ModelLoadError(f"Darknet weights '{path}': read {values.size} of {parameter_count} parameters")
-    return values.astype(np.float32, copy=False)
+        layer.params = _params(layer, channels)
+        channels = layer.channels
+    return _Plan(path, info["width"], info["height"], info["channels"], layers, int(info["parameter_count"]))
 
 
 # --------------------------------------------------------------------------
@@ -654,9 +359,8 @@ def _read_weights(path: Path, cfg: Path, parameter_count: int) -> np.ndarray:
 
 
 class _Builder:
-    def __init__(self, net: _Cfg, plan: _Plan, params: np.ndarray, batch: Union[str, int],
-                 fold_batchnorm: bool) -> None:
-        self.net, self.plan, self.params, self.batch = net, plan, params, batch
+    def __init__(self, plan: _Plan, params: np.ndarray, batch: Union[str, int], fold_batchnorm: bool) -> None:
+        self.plan, self.params, self.batch = plan, params, batch
         self.fold = fold_batchnorm
         self.offset = 0
         self.nodes: list[onnx.NodeProto] = []
@@ -769,7 +473,7 @@ class _Builder:
 
     def head(self, x: str, layer: _Layer, i: int) -> str:
         """Decodes a [yolo] or [region] layer into OpenCV's rows (see the module docstring)."""
-        p, region = layer.params, layer.section.type == "region"
+        p, region = layer.params, layer.type == "region"
         a, c, h, w = len(p["anchors"]), p["classes"], layer.height, layer.width
         name = "detection_out" if region else f"yolo_{i}"
         pre = f"{name}."
@@ -864,7 +568,7 @@ class _Builder:
         x = "data"
         outs: list[str] = []
         for i, layer in enumerate(plan.layers):
-            t = layer.section.type
+            t = layer.type
             if t == "convolutional":
                 x = self.convolutional(x, layer, i)
             elif t == "maxpool":
@@ -881,14 +585,14 @@ class _Builder:
         if self.offset != self.params.size:  # a bug, not a bad file: the count was checked
             raise RuntimeError(f"converter used {self.offset} of {self.params.size} parameters")
         graph = helper.make_graph(
-            self.nodes, re.sub(r"\W", "_", self.net.path.stem) or "darknet",
+            self.nodes, re.sub(r"\W", "_", plan.path.stem) or "darknet",
             [helper.make_tensor_value_info("data", TensorProto.FLOAT,
                                            [self.batch, plan.channels, plan.height, plan.width])],
             self.outputs, self.initializers)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                                   producer_name="fastinfer.convert", producer_version=str(FORMAT_VERSION))
         model.ir_version = 8  # the IR of opset 17: readable by every ONNX Runtime fastinfer supports
-        model.doc_string = f"Converted from the Darknet model {self.net.path.name} by fastinfer"
-        helper.set_model_props(model, {"fastinfer.head": "darknet", "fastinfer.source": self.net.path.name,
+        model.doc_string = f"Converted from the Darknet model {plan.path.name} by fastinfer"
+        helper.set_model_props(model, {"fastinfer.head": "darknet", "fastinfer.source": plan.path.name,
                                        "fastinfer.converter": str(FORMAT_VERSION)})
         return model

@@ -17,8 +17,9 @@ struct CfgOption {
 };
 
 struct CfgSection {
-  std::string type;  // without brackets: "net", "convolutional", ...
+  std::string type;  // without brackets, lower case, aliases resolved: "net", "convolutional", ...
   int line = 0;
+  int index = -1;    // Darknet's layer index (-1 for [net])
   std::vector<CfgOption> options;
 
   const CfgOption* find(const std::string& key) const;
@@ -43,9 +44,22 @@ struct DarknetCfg {
   int num_classes = 0;              // from the last [yolo]/[region], 0 if none
 };
 
-// Parses and validates `path`; throws ModelLoadError naming the file, the
-// section and the line on any problem.
-DarknetCfg parse_darknet_cfg(const std::string& path);
+// Parses and validates `path` (walking the shapes at `width` x `height` when
+// they are > 0, else at the [net] size); throws ModelLoadError naming the
+// file, the line, the section and the layer index on any problem:
+// "<path> line <n>: [<type>] (layer <i>) <what>".
+//
+// This is fastinfer's one Darknet reader: what it accepts, OpenCV's importer
+// runs; the ONNX converter builds its graph from its result (and names the
+// layers it cannot build). Keys that change the maths and no backend
+// implements are refused unless they hold their default; keys that only
+// matter for training are ignored.
+DarknetCfg parse_darknet_cfg(const std::string& path, int width = 0, int height = 0);
+
+// The syntax step of parse_darknet_cfg alone: every section ([net] first)
+// with its options and lines, before any key or shape is checked. Throws
+// ModelLoadError for what is not a cfg at all.
+std::vector<CfgSection> read_darknet_sections(const std::string& path);
 
 struct DarknetWeightsInfo {
   int major = 0;
@@ -56,8 +70,13 @@ struct DarknetWeightsInfo {
   uint64_t file_bytes = 0;
 };
 
-// Reads the header of `weights_path` and checks its size against the cfg;
-// throws ModelLoadError when it is too short or too long.
+// Reads the header of `weights_path` and checks its size against the cfg
+// and that every value is finite; throws ModelLoadError when it is too short,
+// too long, transposed, or holds NaN/inf.
 DarknetWeightsInfo check_darknet_weights(const DarknetCfg& cfg, const std::string& weights_path);
+
+// check_darknet_weights, then every parameter after the header, in file order.
+std::vector<float> read_darknet_weights(const DarknetCfg& cfg, const std::string& weights_path,
+                                        DarknetWeightsInfo* info = nullptr);
 
 }  // namespace fastinfer

@@ -42,10 +42,15 @@ constexpr int64_t kMaxOnnxOpset = 23;
 // when it cannot be read or is not an ONNX model.
 OnnxModelInfo read_onnx_model(const std::string& path);
 
-// Checks what every backend needs: a known opset, one float32 NCHW image
-// input whose channel count, when fixed, is 3, and external data files that
-// exist inside the model's folder and hold the bytes the tensors need.
-// Throws ModelLoadError naming the file and the problem.
+// Checks what every backend needs: a known opset, one float32 4-D (NCHW)
+// input, UTF-8 names, and external data files that exist inside the model's
+// folder and hold the bytes the tensors need. Throws ModelLoadError naming
+// the file and the problem.
 void check_onnx_image_model(const OnnxModelInfo& model);
+
+// Checks an NCHW blob's shape against the model's input dimensions (-1:
+// any); throws InvalidInputError "ONNX model '<path>' expects input
+// 1x3x416x416, got 1x3x320x320". Every backend calls it before running.
+void check_blob_shape(const std::string& path, const std::vector<int64_t>& input_dims, const std::vector<int>& shape);
 
 }  // namespace fastinfer

@@ -226,18 +226,7 @@ std::unique_ptr<OnnxRuntimeBackend> OnnxRuntimeBackend::from_file(const std::str
 }
 
 std::vector<Tensor> OnnxRuntimeBackend::forward(const float* blob, const std::vector<int>& shape) {
-  if (shape.size() != 4) throw InvalidInputError("the input blob must be NCHW (4 dimensions)");
-  const TensorInfo& input = impl_->inputs[0];
-  for (size_t d = 0; d < 4; ++d) {
-    if (input.shape[d] > 0 && input.shape[d] != shape[d]) {
-      std::string want, got;
-      for (size_t k = 0; k < 4; ++k) {
-        want += (k ? "x" : "") + (input.shape[k] > 0 ? std::to_string(input.shape[k]) : std::string("?"));
-        got += (k ? "x" : "") + std::to_string(shape[k]);
-      }
-      throw InvalidInputError("ONNX model '" + impl_->path + "' expects input " + want + ", got " + got);
-    }
-  }
+  check_blob_shape(impl_->path, impl_->inputs[0].shape, shape);
   std::vector<int64_t> dims(shape.begin(), shape.end());
   size_t count = 1;
   for (int d : shape) count *= static_cast<size_t>(d);

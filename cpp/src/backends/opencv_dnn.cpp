@@ -6,8 +6,8 @@
 
 namespace fastinfer {
 
-OpenCVDnnBackend::OpenCVDnnBackend(cv::dnn::Net net, std::string source)
-    : net_(std::move(net)), source_(std::move(source)) {
+OpenCVDnnBackend::OpenCVDnnBackend(cv::dnn::Net net, std::string source, std::vector<int64_t> input_dims)
+    : net_(std::move(net)), source_(std::move(source)), input_dims_(std::move(input_dims)) {
   net_.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
   net_.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
   output_names_ = net_.getUnconnectedOutLayersNames();
@@ -43,11 +43,13 @@ std::unique_ptr<OpenCVDnnBackend> OpenCVDnnBackend::from_onnx(const std::string&
     throw ModelLoadError("OpenCV DNN could not read ONNX model '" + onnx_path + "': " + e.what());
   }
   if (net.empty()) throw ModelLoadError("OpenCV DNN read an empty network from '" + onnx_path + "'");
-  return std::unique_ptr<OpenCVDnnBackend>(new OpenCVDnnBackend(std::move(net), onnx_path));
+  return std::unique_ptr<OpenCVDnnBackend>(new OpenCVDnnBackend(std::move(net), onnx_path, model.inputs[0].dims));
 }
 
 std::vector<Tensor> OpenCVDnnBackend::forward(const float* blob, const std::vector<int>& shape) {
   if (shape.size() != 4) throw InvalidInputError("the input blob must be NCHW (4 dimensions)");
+  // OpenCV runs a blob of another shape without a word (a 1-channel model on 3 channels gave 0 detections).
+  if (!input_dims_.empty()) check_blob_shape(source_, input_dims_, shape);
   // A header over the caller's buffer: setInput copies it into the network.
   const cv::Mat input(4, shape.data(), CV_32F, const_cast<float*>(blob));
   std::vector<cv::Mat> outputs;

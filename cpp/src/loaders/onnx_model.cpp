@@ -499,12 +499,21 @@ void check_onnx_image_model(const OnnxModelInfo& model) {
                          (input.has_shape ? std::to_string(input.dims.size()) + "-D " : std::string("unshaped ")) +
                          type_name(input.elem_type));
   }
-  if (input.dims[1] >= 0 && input.dims[1] != 3) {
-    throw ModelLoadError(name + " input '" + input.name + "' has shape " + dims_text(input) + ": " +
-                         std::to_string(input.dims[1]) + " channels, but fastinfer feeds 3-channel images");
-  }
   if (model.outputs.empty()) throw ModelLoadError(name + " has no outputs");
   check_external_data(model);
+}
+
+void check_blob_shape(const std::string& path, const std::vector<int64_t>& input_dims, const std::vector<int>& shape) {
+  if (shape.size() != 4) throw InvalidInputError("the input blob must be NCHW (4 dimensions)");
+  bool fits = input_dims.size() == 4;
+  for (size_t d = 0; fits && d < 4; ++d) fits = input_dims[d] < 0 || input_dims[d] == shape[d];
+  if (fits) return;
+  std::string want, got;
+  for (size_t k = 0; k < input_dims.size(); ++k) {
+    want += (k ? "x" : "") + (input_dims[k] >= 0 ? std::to_string(input_dims[k]) : std::string("?"));
+  }
+  for (size_t k = 0; k < shape.size(); ++k) got += (k ? "x" : "") + std::to_string(shape[k]);
+  throw InvalidInputError("ONNX model '" + path + "' expects input " + want + ", got " + got);
 }
 
 }  // namespace fastinfer

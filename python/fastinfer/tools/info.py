@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
@@ -344,7 +343,10 @@ def _onnx_macs(node: Any, shapes: dict[str, tuple[Dim, ...]], path: Path) -> int
 def _darknet_info(path: Path, size: Optional[tuple[int, int]]) -> ModelInfo:
     cfg = _core.darknet_cfg_info(os.fspath(path))
     if size is not None and size != (cfg["width"], cfg["height"]):
-        cfg = _resized_cfg_info(path, size)
+        try:
+            cfg = _core.darknet_cfg_info(os.fspath(path), *size)  # the core walks the cfg at that size
+        except ModelLoadError as exc:
+            raise InvalidInputError(f"input_size {size[0]}x{size[1]} does not fit Darknet cfg '{path}': {exc}") from None
     in_shape = (cfg["channels"], cfg["height"], cfg["width"])
     layers = []
     for i, layer in enumerate(cfg["layers"]):
@@ -367,34 +369,6 @@ def _darknet_info(path: Path, size: Optional[tuple[int, int]]) -> ModelInfo:
                      tuple(TensorInfo(x.name, x.output_shape or (), "float32") for x in heads),
                      int(cfg["parameter_count"]), sum(x.macs for x in layers),
                      _by_type(layers, DARKNET_COUNTED_LAYERS), tuple(layers))
-
-
-def _resized_cfg_info(path: Path, size: tuple[int, int]) -> dict[str, Any]:
-    """The core's cfg walk for a copy of the cfg whose ``[net]`` says ``size``; the file itself is left alone."""
-    values = {"width": size[0], "height": size[1]}
-    out: list[str] = []
-    net_at, in_net, sections = None, False, 0
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        stripped = line.strip()
-        key = stripped.split("=", 1)[0].strip()
-        if stripped.startswith("["):
-            sections += 1
-            in_net = sections == 1 and stripped.lower() in ("[net]", "[network]")
-            net_at = len(out) if in_net else net_at
-        elif in_net and "=" in stripped and key in values:
-            line = f"{key}={values.pop(key)}"
-        out.append(line)
-    if net_at is not None:  # keys the [net] section lacked
-        out[net_at + 1:net_at + 1] = [f"{key}={value}" for key, value in values.items()]
-    with tempfile.TemporaryDirectory(prefix="fastinfer-info-") as folder:
-        copy = Path(folder) / path.name
-        copy.write_text("\n".join(out) + "\n", encoding="utf-8")
-        try:
-            return _core.darknet_cfg_info(os.fspath(copy))
-        except ModelLoadError as exc:
-            message = str(exc).replace(os.fspath(copy), os.fspath(path))
-    _core.darknet_cfg_info(os.fspath(path))  # a cfg broken at its own size too: report it as it is
-    raise InvalidInputError(f"input_size {size[0]}x{size[1]} does not fit Darknet cfg '{path}': {message}")
 
 
 # --------------------------------------------------------------------------

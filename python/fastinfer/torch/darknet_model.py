@@ -268,7 +268,7 @@ def darknet(cfg: PathLike, weights: Optional[PathLike] = None, *,
     modules: List[nn.Module] = []
     channels = [layer.channels for layer in plan.layers]
     for layer in plan.layers:
-        t, p = layer.section.type, layer.params
+        t, p = layer.type, layer.params
         if t == "convolutional":
             modules.append(_Conv(p, take))
         elif t == "maxpool":

@@ -1,6 +1,7 @@
 // Backend on OpenCV's DNN module (readNetFromDarknet / readNetFromONNX).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,13 +26,14 @@ class OpenCVDnnBackend : public Backend {
   std::vector<std::string> output_names() const override { return output_names_; }
 
  private:
-  OpenCVDnnBackend(cv::dnn::Net net, std::string source);
+  OpenCVDnnBackend(cv::dnn::Net net, std::string source, std::vector<int64_t> input_dims = {});
 
   // cv::dnn::Net keeps per-call state (inputs, blobs), so calls are serialised.
   std::mutex mutex_;
   cv::dnn::Net net_;
   std::vector<std::string> output_names_;
   std::string source_;
+  std::vector<int64_t> input_dims_;  // an ONNX model's declared input (-1: any); empty for Darknet
 };
 
 }  // namespace fastinfer
