@@ -45,6 +45,9 @@ inline std::vector<cv::Mat> bgr_images(const py::object& images, std::vector<py:
   return mats;
 }
 
+// fastinfer.ImageWarning (registered by bind_errors).
+PyObject* image_warning();
+
 inline std::array<double, 3> triple(const std::vector<double>& v, const char* what) {
   if (v.size() == 1) return {v[0], v[0], v[0]};
   if (v.size() != 3) {
@@ -95,7 +98,12 @@ inline std::vector<Transform> transforms_from(const py::object& obj, const std::
   return out;
 }
 
-// Registration of each task's functions (one file each under cpp/bindings/).
+// Registration of each area's functions (one file each under cpp/bindings/).
+void bind_errors(py::module_& m);
+void bind_images(py::module_& m);
+void bind_detect(py::module_& m);
+void bind_darknet(py::module_& m);
+void bind_backends(py::module_& m);
 void bind_classify(py::module_& m);
 void bind_segment(py::module_& m);
 void bind_ssd(py::module_& m);
