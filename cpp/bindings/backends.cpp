@@ -38,7 +38,7 @@ class PyBackend {
   explicit PyBackend(std::unique_ptr<Backend> impl, py::dict info = py::dict())
       : impl_(std::move(impl)), info_(std::move(info)) {}
 
-  py::list forward(const py::object& blob_obj) {
+  py::list forward(const py::array& blob_obj) {
     auto blob = float_array(blob_obj, "blob", 4);
     std::vector<int> shape;
     for (int d = 0; d < 4; ++d) shape.push_back(static_cast<int>(blob.shape(d)));

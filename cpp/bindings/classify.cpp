@@ -10,7 +10,7 @@ namespace fastinfer::bindings {
 
 namespace {
 
-py::tuple classify_py(const py::object& scores_obj, int top_k, std::optional<bool> apply_softmax) {
+py::tuple classify_py(const py::array& scores_obj, int top_k, std::optional<bool> apply_softmax) {
   auto scores = float_array(scores_obj, "scores");
   if (scores.ndim() != 2 || scores.shape(0) == 0 || scores.shape(1) == 0) {
     throw InvalidInputError("scores must have shape (N, classes) with N, classes >= 1, got " + shape_of(scores));

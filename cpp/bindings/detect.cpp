@@ -17,7 +17,7 @@ namespace fastinfer::bindings {
 
 namespace {
 
-py::list postprocess_darknet_py(const std::vector<py::object>& outputs, const py::object& transforms_obj,
+py::list postprocess_darknet_py(const std::vector<py::array>& outputs, const py::array& transforms_obj,
                                 std::pair<int, int> input_size, float conf, float iou, bool class_agnostic,
                                 int max_det, bool objectness_gate) {
   const NmsParams params = nms_params(conf, iou, class_agnostic, max_det);
@@ -68,7 +68,7 @@ py::list postprocess_darknet_py(const std::vector<py::object>& outputs, const py
   return out;
 }
 
-py::list postprocess_head_py(const py::object& output_obj, const py::object& transforms_obj,
+py::list postprocess_head_py(const py::object& output_obj, const py::array& transforms_obj,
                              std::pair<int, int> input_size, const std::string& head, float conf, float iou,
                              bool class_agnostic, int max_det, const std::vector<int>& strides) {
   const NmsParams nms = nms_params(conf, iou, class_agnostic, max_det);

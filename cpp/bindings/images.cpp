@@ -51,8 +51,8 @@ py::tuple make_blob_py(const py::object& images, std::pair<int, int> size, const
   return py::make_tuple(blob, to_numpy(std::move(record), {n, 6}));
 }
 
-py::array_t<uint8_t> draw_py(const py::array& image, const py::object& xyxy_obj, const py::object& conf_obj,
-                             const py::object& ids_obj, const std::vector<std::string>& labels) {
+py::array_t<uint8_t> draw_py(const py::array& image, const py::array& xyxy_obj, const py::array& conf_obj,
+                             const py::array& ids_obj, const std::vector<std::string>& labels) {
   cv::Mat view = image_view(image, "image");
   auto xyxy = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(xyxy_obj);
   auto conf = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(conf_obj);

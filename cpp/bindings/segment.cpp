@@ -16,7 +16,7 @@ py::array class_map_to_numpy(const cv::Mat& map) {
   return py::array_t<int32_t>(shape, owned->ptr<int32_t>(), free_when_done);
 }
 
-py::list segment_py(const py::object& output_obj, const py::object& transforms_obj, std::pair<int, int> input_size,
+py::list segment_py(const py::array& output_obj, const py::array& transforms_obj, std::pair<int, int> input_size,
                     int num_classes) {
   if (input_size.first <= 0 || input_size.second <= 0) {
     throw InvalidInputError("input_size must be positive, got " + std::to_string(input_size.first) + "x" +

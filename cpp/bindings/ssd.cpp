@@ -27,8 +27,8 @@ Rows rows_of(const py::array& a, const char* what, const char* layout) {
               static_cast<size_t>(a.shape(d + 1))};
 }
 
-py::list postprocess_ssd_py(const py::object& loc_obj, const py::object& logits_obj, const py::object& priors_obj,
-                            const py::object& transforms_obj, std::pair<int, int> input_size, float conf, float iou,
+py::list postprocess_ssd_py(const py::array& loc_obj, const py::array& logits_obj, const py::array& priors_obj,
+                            const py::array& transforms_obj, std::pair<int, int> input_size, float conf, float iou,
                             bool class_agnostic, int max_det, std::pair<float, float> variances,
                             const std::string& scores, std::optional<int> background) {
   const NmsParams nms = nms_params(conf, iou, class_agnostic, max_det);

@@ -17,7 +17,7 @@ class Backend:
     """
     A loaded model on one inference backend.
     """
-    def forward(self, blob: typing.Any) -> list:
+    def forward(self, blob: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]]) -> list:
         """
         NCHW float32 blob -> list of output arrays.
         """
@@ -113,7 +113,7 @@ class VideoWriter:
     @property
     def path(self) -> str:
         ...
-def classify(scores: typing.Any, top_k: typing.SupportsInt | typing.SupportsIndex = 5, softmax: bool | None = None) -> tuple:
+def classify(scores: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], top_k: typing.SupportsInt | typing.SupportsIndex = 5, softmax: bool | None = None) -> tuple:
     """
     (N, classes) float32 scores -> (class_id (N, k) int64, confidence (N, k) float32, softmax_applied), k = min(top_k, classes), best first, ties to the lower class id. softmax: None applies it unless every row already is a distribution (>= 0, sums to 1 within 1e-3); True or False forces it.
     """
@@ -137,7 +137,7 @@ def draw_banner(image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], text:
     """
     A BGR copy of the image with text at the top left.
     """
-def draw_detections(image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], xyxy: typing.Any, confidence: typing.Any, class_id: typing.Any, labels: collections.abc.Sequence[str]) -> numpy.typing.NDArray[numpy.uint8]:
+def draw_detections(image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], xyxy: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], confidence: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], class_id: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], labels: collections.abc.Sequence[str]) -> numpy.typing.NDArray[numpy.uint8]:
     """
     An annotated BGR copy of the image.
     """
@@ -185,19 +185,19 @@ def ort_version() -> str:
     """
     Version of the loaded ONNX Runtime library.
     """
-def postprocess_darknet(outputs: collections.abc.Sequence[typing.Any], transforms: typing.Any, input_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], conf: typing.SupportsFloat | typing.SupportsIndex = 0.25, iou: typing.SupportsFloat | typing.SupportsIndex = 0.44999998807907104, class_agnostic: bool = False, max_det: typing.SupportsInt | typing.SupportsIndex = 0, *, objectness_gate: bool = False) -> list:
+def postprocess_darknet(outputs: collections.abc.Sequence[numpy.ndarray[typing.Any, numpy.dtype[typing.Any]]], transforms: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], input_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], conf: typing.SupportsFloat | typing.SupportsIndex = 0.25, iou: typing.SupportsFloat | typing.SupportsIndex = 0.44999998807907104, class_agnostic: bool = False, max_det: typing.SupportsInt | typing.SupportsIndex = 0, *, objectness_gate: bool = False) -> list:
     """
     Darknet rows -> per image (xyxy, confidence, class_id) after threshold, NMS and mapping back. objectness_gate: also skip rows whose objectness is not above conf (Darknet's rule; exact and much faster for rows whose class scores are objectness x probability, as OpenCV's Darknet layers and converted models emit them).
     """
-def postprocess_head(output: typing.Any, transforms: typing.Any, input_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], head: str, conf: typing.SupportsFloat | typing.SupportsIndex = 0.25, iou: typing.SupportsFloat | typing.SupportsIndex = 0.44999998807907104, class_agnostic: bool = False, max_det: typing.SupportsInt | typing.SupportsIndex = 0, strides: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [8, 16, 32]) -> list:
+def postprocess_head(output: typing.Any, transforms: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], input_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], head: str, conf: typing.SupportsFloat | typing.SupportsIndex = 0.25, iou: typing.SupportsFloat | typing.SupportsIndex = 0.44999998807907104, class_agnostic: bool = False, max_det: typing.SupportsInt | typing.SupportsIndex = 0, strides: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [8, 16, 32]) -> list:
     """
     A YOLO head's output -> per image (xyxy, confidence, class_id) after threshold, NMS and mapping back. head: 'yolov5' ((B, N, 5+C) pixel rows), 'yolov8'/'yolo11' ((B, 4+C, N)), 'yolox' ((B, N, 5+C) grid-relative rows over `strides`) or 'darknet' ((B, N, 5+C) normalised rows); 2-D for one image.
     """
-def postprocess_ssd(loc: typing.Any, logits: typing.Any, priors: typing.Any, transforms: typing.Any, input_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], conf: typing.SupportsFloat | typing.SupportsIndex = 0.25, iou: typing.SupportsFloat | typing.SupportsIndex = 0.44999998807907104, class_agnostic: bool = False, max_det: typing.SupportsInt | typing.SupportsIndex = 200, *, variances: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex] = (0.10000000149011612, 0.20000000298023224), scores: str = 'softmax', background: typing.SupportsInt | typing.SupportsIndex | None = 0) -> list:
+def postprocess_ssd(loc: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], logits: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], priors: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], transforms: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], input_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], conf: typing.SupportsFloat | typing.SupportsIndex = 0.25, iou: typing.SupportsFloat | typing.SupportsIndex = 0.44999998807907104, class_agnostic: bool = False, max_det: typing.SupportsInt | typing.SupportsIndex = 200, *, variances: tuple[typing.SupportsFloat | typing.SupportsIndex, typing.SupportsFloat | typing.SupportsIndex] = (0.10000000149011612, 0.20000000298023224), scores: str = 'softmax', background: typing.SupportsInt | typing.SupportsIndex | None = 0) -> list:
     """
     SSD outputs -> per image (xyxy, confidence, class_id): boxes decoded against the priors ((N, 4) cx, cy, w, h normalised) with the centre-size variances, scores by 'softmax', 'sigmoid' or 'raw', every (box, class) above conf, mapped back, clipped, then NMS per class; class ids skip the background column. loc (B, N, 4), logits (B, N, K); 2-D for one image.
     """
-def segment(output: typing.Any, transforms: typing.Any, input_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], num_classes: typing.SupportsInt | typing.SupportsIndex = 0) -> list:
+def segment(output: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], transforms: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], input_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], num_classes: typing.SupportsInt | typing.SupportsIndex = 0) -> list:
     """
     A segmentation model's output -> per image an (H, W) class map at the original image size (uint8, or int32 past 256 classes). output: (B, C, h, w) float32 class scores at the input resolution or a fraction of it (the image's cells, letterbox padding cut off, resized bilinearly as torch's align_corners=False, then argmax), or a (B, h, w) class map of ids (resized by nearest-exact; num_classes > 0 bounds the ids). transforms: make_blob's (B, 6) record; input_size: the network input (width, height).
     """
