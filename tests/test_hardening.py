@@ -88,6 +88,8 @@ NON_FINITE = [
      r"\[yolo\] \(layer 16\) key 'anchors' must list finite numbers >= 0, got '-inf'"),
     ("anchors = 10,14,  23,27", "anchors = 10,-14,  23,27",
      r"\[yolo\] \(layer 16\) key 'anchors' must list finite numbers >= 0, got '-14'"),
+    ("mask = 3,4,5", "mask = 3,4,5\nscale_x_y = 0x10",
+     r"\[yolo\] \(layer 16\) key 'scale_x_y' must be a finite number, got '0x10'"),
     ("mask = 3,4,5", "mask = 3,4,5\nthresh = nan", r"\[yolo\] \(layer 16\) key 'thresh' must be a finite number, got 'nan'"),
 ]
 

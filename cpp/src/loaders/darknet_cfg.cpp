@@ -139,8 +139,31 @@ bool to_int(const std::string& text, int& value) {
   return true;
 }
 
+// A decimal number as Darknet writes them and Python's float() reads them:
+// [+-]digits[.digits][e[+-]digits] (strtod alone also takes hex, "inf", "nan").
+bool decimal_number(const std::string& t) {
+  auto digit = [&](size_t i) { return i < t.size() && std::isdigit(static_cast<unsigned char>(t[i])); };
+  size_t i = 0;
+  if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+  size_t digits = 0;
+  while (digit(i)) ++i, ++digits;
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    while (digit(i)) ++i, ++digits;
+  }
+  if (digits == 0) return false;
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+    size_t exponent = 0;
+    while (digit(i)) ++i, ++exponent;
+    if (exponent == 0) return false;
+  }
+  return i == t.size();
+}
+
 bool to_finite(const std::string& text, double& value) {
-  if (text.empty()) return false;
+  if (!decimal_number(text)) return false;
   char* end = nullptr;
   errno = 0;
   const double v = std::strtod(text.c_str(), &end);
