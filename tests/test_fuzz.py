@@ -3,7 +3,7 @@ run in child processes in batches. Any signal, hang, or exception other than a `
 fails the test with the cases that caused it.
 
 The test suite runs a bounded number of cases with a fixed seed (``FASTINFER_FUZZ_CASES`` cases per target,
-default 60; ``FASTINFER_FUZZ_SEED``, default 0); ``make fuzz`` runs a longer one with a fresh seed.
+default 40; ``FASTINFER_FUZZ_SEED``, default 0); ``make fuzz`` runs a longer one with a fresh seed.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-CASES = int(os.environ.get("FASTINFER_FUZZ_CASES", "60"))
+CASES = int(os.environ.get("FASTINFER_FUZZ_CASES", "40"))
 SEED = int(os.environ.get("FASTINFER_FUZZ_SEED", "0"))
 BATCH = int(os.environ.get("FASTINFER_FUZZ_BATCH", "30"))
 
