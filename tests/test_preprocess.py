@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+import fastinfer
 from fastinfer import _core
 
 # (scale, mean, std): mean/std in output channel order, as cv2 takes them.
@@ -247,3 +248,17 @@ def test_bad_inputs_raise_invalid_input_error(name, raises_invalid):
     kwargs.update(overrides)
     with raises_invalid(message):
         _core.make_blob(**kwargs)
+
+
+def test_transforms_are_a_named_array():
+    """The record of where each image went is ``fastinfer.Transforms``: the (N, 6) array, with named columns."""
+    images = [np.zeros((37, 58, 3), np.uint8), np.zeros((10, 20), np.uint8)]
+    _, transforms = _core.make_blob(images, (64, 48), "letterbox")
+    assert isinstance(transforms, fastinfer.Transforms) and isinstance(transforms, np.ndarray)
+    assert transforms.shape == (2, 6) and transforms.dtype == np.float64
+    for i, name in enumerate(fastinfer.Transforms.FIELDS):
+        np.testing.assert_array_equal(getattr(transforms, name), np.asarray(transforms)[:, i])
+    assert transforms[1].image_width == 20 and transforms[1].image_height == 10
+    assert transforms.image_width.tolist() == [58, 20]
+    # x_input = x_image * scale_x + pad_x: the image's right edge lands at the input's right edge here.
+    assert transforms[0].scale_x * 58 + transforms[0].pad_x == pytest.approx(64, abs=1)

@@ -17,6 +17,37 @@ namespace fastinfer::bindings {
 
 namespace {
 
+// fastinfer.Transforms: the (N, 6) float64 record make_blob returns, as a named numpy.ndarray subclass
+// whose columns have names (it stays an ndarray: every numpy use of the record keeps working).
+py::handle g_transforms_type;  // a reference held for the life of the process (no destructor after finalisation)
+
+const char* const kTransformFields[] = {"scale_x", "scale_y", "pad_x", "pad_y", "image_width", "image_height"};
+
+py::object make_transforms_type() {
+  py::module_ builtins = py::module_::import("builtins");
+  py::dict ns;
+  ns["__module__"] = "fastinfer";
+  ns["__doc__"] =
+      "Where each image went in the network input: an (N, 6) float64 numpy array, one row per image, whose columns "
+      "are scale_x, scale_y, pad_x, pad_y, image_width, image_height (also properties of those names; a row "
+      "`transforms[i]` has them too). A point of the image maps into the input as x_input = x_image * scale_x + "
+      "pad_x, y_input = y_image * scale_y + pad_y.";
+  ns["FIELDS"] = py::make_tuple(kTransformFields[0], kTransformFields[1], kTransformFields[2], kTransformFields[3],
+                                kTransformFields[4], kTransformFields[5]);
+  for (int i = 0; i < 6; ++i) {
+    py::cpp_function column(
+        [i](const py::object& self) {
+          py::object values = self.attr("__getitem__")(py::make_tuple(py::ellipsis(), i));
+          return py::module_::import("numpy").attr("asarray")(values);
+        },
+        py::name(kTransformFields[i]));
+    ns[kTransformFields[i]] = builtins.attr("property")(column, py::none(), py::none(),
+                                                       std::string("Column ") + std::to_string(i) + ": " +
+                                                           kTransformFields[i] + " of each image.");
+  }
+  return builtins.attr("type")("Transforms", py::make_tuple(py::module_::import("numpy").attr("ndarray")), ns);
+}
+
 py::tuple make_blob_py(const py::object& images, std::pair<int, int> size, const std::string& mode, bool swap_rb,
                     double scale, const std::vector<double>& mean, const std::vector<double>& std_,
                     double pad_value, bool center, const std::string& sizing, int resize) {
@@ -48,7 +79,7 @@ py::tuple make_blob_py(const py::object& images, std::pair<int, int> size, const
     record.insert(record.end(), {t.scale_x, t.scale_y, t.pad_x, t.pad_y, static_cast<double>(t.image_width),
                                  static_cast<double>(t.image_height)});
   }
-  return py::make_tuple(blob, to_numpy(std::move(record), {n, 6}));
+  return py::make_tuple(blob, to_numpy(std::move(record), {n, 6}).attr("view")(g_transforms_type));
 }
 
 py::array_t<uint8_t> draw_py(const py::array& image, const py::array& xyxy_obj, const py::array& conf_obj,
@@ -73,12 +104,14 @@ py::array_t<uint8_t> draw_py(const py::array& image, const py::array& xyxy_obj, 
 }  // namespace
 
 void bind_images(py::module_& m) {
+  g_transforms_type = make_transforms_type().release();
+  m.attr("Transforms") = g_transforms_type;
   m.def("make_blob", &make_blob_py, py::arg("images"), py::arg("size"), py::arg("mode") = "stretch",
         py::arg("swap_rb") = true, py::arg("scale") = 1.0 / 255.0, py::arg("mean") = std::vector<double>{0.0},
         py::arg("std") = std::vector<double>{1.0}, py::arg("pad_value") = 127.5, py::kw_only(),
         py::arg("center") = true, py::arg("sizing") = "darknet", py::arg("resize") = 0,
-        "Images (HxWx{1,3,4} uint8, BGR) -> (NCHW float32 blob, (N, 6) transforms: scale_x, scale_y, pad_x, pad_y, "
-        "width, height). mode: 'stretch', 'crop', 'letterbox', 'pad_resize' (pad to the input's aspect ratio, then "
+        "Images (HxWx{1,3,4} uint8, BGR) -> (NCHW float32 blob, Transforms: an (N, 6) float64 array whose columns "
+        "scale_x, scale_y, pad_x, pad_y, image_width, image_height are also named properties). mode: 'stretch', 'crop', 'letterbox', 'pad_resize' (pad to the input's aspect ratio, then "
         "stretch) or 'resize_crop' (shorter side to `resize`, then cut the input size from the centre: ImageNet's "
         "Resize + CenterCrop); center=False puts the image at the top-left (padding at the bottom/right); sizing "
         "(letterbox): 'darknet' (integer sizes, per-axis scales), 'floor' or 'round' (one ratio, int() or round() "

@@ -26,6 +26,7 @@ import types
 from typing import Any
 
 from . import models
+from ._core import Transforms
 from ._version import __version__
 from .errors import BackendError, BackendUnavailableError, FastInferError, InvalidInputError, ModelLoadError
 from .formats.ssd import SSDConfig, SSDPriors
@@ -108,6 +109,7 @@ __all__ = [
     "IMAGENET_STD",
     "Detections",
     "Preprocessing",
+    "Transforms",
     "SSDConfig",
     "SSDPriors",
     "FastInferError",

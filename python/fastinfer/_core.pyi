@@ -9,10 +9,11 @@ from fastinfer import FastInferError
 from fastinfer import ImageWarning
 from fastinfer import InvalidInputError
 from fastinfer import ModelLoadError
+from fastinfer import Transforms
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Backend', 'BackendError', 'BackendUnavailableError', 'DEFAULT_MAX_IMAGE_PIXELS', 'FastInferError', 'ImageWarning', 'InvalidInputError', 'ModelLoadError', 'VideoReader', 'VideoWriter', 'classify', 'darknet_cfg_info', 'darknet_cfg_sections', 'darknet_weights', 'darknet_weights_info', 'draw_banner', 'draw_detections', 'imread', 'imwrite', 'make_blob', 'nms', 'onnxruntime_from_file', 'opencv_from_darknet', 'opencv_from_onnx', 'opencv_version', 'ort_api_version', 'ort_available_providers', 'ort_load', 'ort_loaded', 'ort_version', 'postprocess_darknet', 'postprocess_head', 'postprocess_ssd', 'segment', 'to_bgr']
+__all__: list[str] = ['Backend', 'BackendError', 'BackendUnavailableError', 'DEFAULT_MAX_IMAGE_PIXELS', 'FastInferError', 'ImageWarning', 'InvalidInputError', 'ModelLoadError', 'Transforms', 'VideoReader', 'VideoWriter', 'classify', 'darknet_cfg_info', 'darknet_cfg_sections', 'darknet_weights', 'darknet_weights_info', 'draw_banner', 'draw_detections', 'imread', 'imwrite', 'make_blob', 'nms', 'onnxruntime_from_file', 'opencv_from_darknet', 'opencv_from_onnx', 'opencv_version', 'ort_api_version', 'ort_available_providers', 'ort_load', 'ort_loaded', 'ort_version', 'postprocess_darknet', 'postprocess_head', 'postprocess_ssd', 'segment', 'to_bgr']
 class Backend:
     """
     A loaded model on one inference backend.
@@ -151,7 +152,7 @@ def imwrite(path: str, image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]]
     """
 def make_blob(images: typing.Any, size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], mode: str = 'stretch', swap_rb: bool = True, scale: typing.SupportsFloat | typing.SupportsIndex = 0.00392156862745098, mean: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [0.0], std: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [1.0], pad_value: typing.SupportsFloat | typing.SupportsIndex = 127.5, *, center: bool = True, sizing: str = 'darknet', resize: typing.SupportsInt | typing.SupportsIndex = 0) -> tuple:
     """
-    Images (HxWx{1,3,4} uint8, BGR) -> (NCHW float32 blob, (N, 6) transforms: scale_x, scale_y, pad_x, pad_y, width, height). mode: 'stretch', 'crop', 'letterbox', 'pad_resize' (pad to the input's aspect ratio, then stretch) or 'resize_crop' (shorter side to `resize`, then cut the input size from the centre: ImageNet's Resize + CenterCrop); center=False puts the image at the top-left (padding at the bottom/right); sizing (letterbox): 'darknet' (integer sizes, per-axis scales), 'floor' or 'round' (one ratio, int() or round() sizes).
+    Images (HxWx{1,3,4} uint8, BGR) -> (NCHW float32 blob, Transforms: an (N, 6) float64 array whose columns scale_x, scale_y, pad_x, pad_y, image_width, image_height are also named properties). mode: 'stretch', 'crop', 'letterbox', 'pad_resize' (pad to the input's aspect ratio, then stretch) or 'resize_crop' (shorter side to `resize`, then cut the input size from the centre: ImageNet's Resize + CenterCrop); center=False puts the image at the top-left (padding at the bottom/right); sizing (letterbox): 'darknet' (integer sizes, per-axis scales), 'floor' or 'round' (one ratio, int() or round() sizes).
     """
 def nms(boxes: typing.Any, scores: typing.Any, class_ids: typing.Any = None, conf: typing.SupportsFloat | typing.SupportsIndex = 0.0, iou: typing.SupportsFloat | typing.SupportsIndex = 0.44999998807907104, class_agnostic: bool = False, max_det: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.int64]:
     """
