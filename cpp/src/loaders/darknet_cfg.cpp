@@ -605,15 +605,12 @@ DarknetCfg parse_darknet_cfg(const std::string& path, int width, int height) {
   return cfg;
 }
 
-DarknetWeightsInfo check_darknet_weights(const DarknetCfg& cfg, const std::string& weights_path) {
-  DarknetWeightsInfo info;
-  read_darknet_weights(cfg, weights_path, &info);
-  return info;
-}
+namespace {
 
-std::vector<float> read_darknet_weights(const DarknetCfg& cfg, const std::string& weights_path,
-                                        DarknetWeightsInfo* info_out) {
-  std::ifstream file(weights_path, std::ios::binary | std::ios::ate);
+// Opens `weights_path`, reads and checks its header and size against the cfg;
+// leaves `file` at the first parameter.
+DarknetWeightsInfo open_weights(const DarknetCfg& cfg, const std::string& weights_path, std::ifstream& file) {
+  file.open(weights_path, std::ios::binary | std::ios::ate);
   if (!file) throw ModelLoadError("cannot read Darknet weights '" + weights_path + "': " + std::strerror(errno));
   DarknetWeightsInfo info;
   info.file_bytes = static_cast<uint64_t>(file.tellg());
@@ -634,17 +631,6 @@ std::vector<float> read_darknet_weights(const DarknetCfg& cfg, const std::string
   }
   const bool wide_seen = static_cast<int64_t>(info.major) * 10 + info.minor >= 2;
   info.header_bytes = sizeof(version) + (wide_seen ? 8 : 4);
-  if (info.file_bytes >= info.header_bytes) {
-    if (wide_seen) {
-      uint64_t seen = 0;
-      file.read(reinterpret_cast<char*>(&seen), sizeof(seen));
-      info.seen = seen;
-    } else {
-      uint32_t seen = 0;
-      file.read(reinterpret_cast<char*>(&seen), sizeof(seen));
-      info.seen = seen;
-    }
-  }
   const uint64_t expected = info.header_bytes + 4 * cfg.parameter_count;
   if (info.file_bytes != expected) {
     std::ostringstream msg;
@@ -654,21 +640,67 @@ std::vector<float> read_darknet_weights(const DarknetCfg& cfg, const std::string
         << (info.file_bytes < expected ? "truncated" : "too long") << ")";
     throw ModelLoadError(msg.str());
   }
+  if (wide_seen) {
+    uint64_t seen = 0;
+    file.read(reinterpret_cast<char*>(&seen), sizeof(seen));
+    info.seen = seen;
+  } else {
+    uint32_t seen = 0;
+    file.read(reinterpret_cast<char*>(&seen), sizeof(seen));
+    info.seen = seen;
+  }
+  return info;
+}
+
+// Counts the NaN/inf among `n` values (the first's index goes to `first`, offset by `base`).
+uint64_t count_non_finite(const float* values, size_t n, uint64_t base, uint64_t& first, uint64_t bad) {
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(values[i]) && bad++ == 0) first = base + i;
+  }
+  return bad;
+}
+
+// NaN or inf anywhere makes every output NaN (0 detections, silently): such files are refused.
+void refuse_non_finite(const DarknetCfg& cfg, const std::string& weights_path, uint64_t bad, uint64_t first) {
+  if (!bad) return;
+  throw ModelLoadError("Darknet weights '" + weights_path + "' hold " + std::to_string(bad) + " NaN or infinite " +
+                       "values of " + std::to_string(cfg.parameter_count) + " (the first is parameter " +
+                       std::to_string(first) + "); the model would output NaN");
+}
+
+[[noreturn]] void changed(const std::string& weights_path) {
+  throw ModelLoadError("cannot read Darknet weights '" + weights_path + "' (it changed while being read?)");
+}
+
+}  // namespace
+
+DarknetWeightsInfo check_darknet_weights(const DarknetCfg& cfg, const std::string& weights_path) {
+  std::ifstream file;
+  const DarknetWeightsInfo info = open_weights(cfg, weights_path, file);
+  std::vector<float> chunk(size_t{1} << 18);  // 1 MB at a time: no copy of the whole file
+  uint64_t done = 0, bad = 0, first = 0;
+  while (done < cfg.parameter_count) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(chunk.size(), cfg.parameter_count - done));
+    if (!file.read(reinterpret_cast<char*>(chunk.data()), static_cast<std::streamsize>(n * sizeof(float)))) {
+      changed(weights_path);
+    }
+    bad = count_non_finite(chunk.data(), n, done, first, bad);
+    done += n;
+  }
+  refuse_non_finite(cfg, weights_path, bad, first);
+  return info;
+}
+
+std::vector<float> read_darknet_weights(const DarknetCfg& cfg, const std::string& weights_path,
+                                        DarknetWeightsInfo* info_out) {
+  std::ifstream file;
+  const DarknetWeightsInfo info = open_weights(cfg, weights_path, file);
   std::vector<float> values(static_cast<size_t>(cfg.parameter_count));
   if (!file.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(values.size() * sizeof(float)))) {
-    throw ModelLoadError("cannot read Darknet weights '" + weights_path + "' (it changed while being read?)");
+    changed(weights_path);
   }
-  // NaN or inf anywhere makes every output NaN (0 detections, silently): refuse such files.
-  uint64_t bad = 0;
-  uint64_t first_bad = 0;
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (!std::isfinite(values[i]) && bad++ == 0) first_bad = i;
-  }
-  if (bad) {
-    throw ModelLoadError("Darknet weights '" + weights_path + "' hold " + std::to_string(bad) + " NaN or infinite " +
-                         "values of " + std::to_string(cfg.parameter_count) + " (the first is parameter " +
-                         std::to_string(first_bad) + "); the model would output NaN");
-  }
+  uint64_t first = 0;
+  refuse_non_finite(cfg, weights_path, count_non_finite(values.data(), values.size(), 0, first, 0), first);
   if (info_out) *info_out = info;
   return values;
 }
