@@ -23,10 +23,9 @@ import importlib.machinery
 import logging
 import sys
 import types
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import models
-from ._core import Transforms
 from ._version import __version__
 from .errors import BackendError, BackendUnavailableError, FastInferError, InvalidInputError, ModelLoadError
 from .formats.ssd import SSDConfig, SSDPriors
@@ -44,6 +43,22 @@ from .tasks.segment import Segmenter
 from .tools.export import ExportError, ExportReport, export
 from .tools.info import ModelInfo, info
 from .tools.val import ValResult, val
+
+if TYPE_CHECKING:  # the class the core defines, spelled out for type checkers (the generated stub cannot)
+    import numpy as _np
+
+    class Transforms(_np.ndarray):
+        """Where each image went in the network input: the (N, 6) float64 record of ``make_blob``."""
+
+        FIELDS: tuple[str, ...]
+        scale_x: _np.ndarray
+        scale_y: _np.ndarray
+        pad_x: _np.ndarray
+        pad_y: _np.ndarray
+        image_width: _np.ndarray
+        image_height: _np.ndarray
+else:
+    from ._core import Transforms
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

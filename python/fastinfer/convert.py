@@ -261,7 +261,8 @@ class _Plan:
 
 def _error(path: Path, layer: _Layer, what: str, key: Optional[str] = None) -> ModelLoadError:
     """A ModelLoadError in the core reader's form: ``<path> line <n>: [<type>] (layer <i>) <what>``."""
-    return ModelLoadError(f"{path} line {layer.lines.get(key, layer.line)}: [{layer.type}] (layer {layer.index}) {what}")
+    line = layer.lines.get(key, layer.line) if key else layer.line
+    return ModelLoadError(f"{path} line {line}: [{layer.type}] (layer {layer.index}) {what}")
 
 
 def _int(layer: _Layer, key: str, default: int) -> int:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
 from .. import _core
-from .._core import ImageWarning
 from ..errors import InvalidInputError
 from ..validate import check_path
+
+if TYPE_CHECKING:  # the class the core defines, spelled out for type checkers (the generated stub cannot)
+    class ImageWarning(UserWarning):
+        """An image file was read but is damaged (for example truncated)."""
+else:
+    from .._core import ImageWarning as ImageWarning
 
 ImageLike = Union[str, "os.PathLike[str]", np.ndarray]
 

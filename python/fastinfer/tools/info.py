@@ -346,7 +346,8 @@ def _darknet_info(path: Path, size: Optional[tuple[int, int]]) -> ModelInfo:
         try:
             cfg = _core.darknet_cfg_info(os.fspath(path), *size)  # the core walks the cfg at that size
         except ModelLoadError as exc:
-            raise InvalidInputError(f"input_size {size[0]}x{size[1]} does not fit Darknet cfg '{path}': {exc}") from None
+            raise InvalidInputError(
+                f"input_size {size[0]}x{size[1]} does not fit Darknet cfg '{path}': {exc}") from None
     in_shape = (cfg["channels"], cfg["height"], cfg["width"])
     layers = []
     for i, layer in enumerate(cfg["layers"]):
