@@ -77,8 +77,10 @@ def mutate_cfg(text: str, rng: random.Random) -> tuple[str, str]:
     kind = rng.choice(["value", "value", "value", "value", "key", "duplicate", "delete", "section", "swap",
                        "bytes", "list"])
     i = rng.randrange(len(lines))
+    options = [k for k, line in enumerate(lines) if "=" in line and not line.lstrip().startswith("#")]
+    if kind in ("value", "list") and not options:  # an earlier mutation left no key=value line
+        kind = "key"
     if kind in ("value", "list"):
-        options = [k for k, line in enumerate(lines) if "=" in line and not line.lstrip().startswith("#")]
         i = rng.choice(options)
         key = lines[i].split("=", 1)[0]
         if kind == "value":
