@@ -397,3 +397,18 @@ def test_runtime_messages_with_invalid_utf8(tmp_path, nudenet_model):
     for backend in BACKENDS:
         with pytest.raises(fastinfer.ModelLoadError, match=r"(?s)could not (load|read) .*Co\ufffdv"):
             backends.load(path, None, backend)
+
+
+def test_node_reading_an_undefined_value(tmp_path, nudenet_model):
+    """A node input naming no value (one flipped byte in a name) crashed OpenCV's importer (SIGSEGV; make fuzz,
+    seed 4242 cases 546 and 636): the core's ONNX check refuses it for every backend."""
+    model = onnx.load(nudenet_model)
+    node = next(n for n in model.graph.node if n.op_type == "Mul")
+    node.input[0] = node.input[0].replace("conv", "conr")
+    path = tmp_path / "dangling.onnx"
+    onnx.save(model, path)
+    for backend in BACKENDS:
+        result = run_isolated("result = len(backends.load(Path(model), None, backend).forward(np.zeros((1, 3, 320, 320), "
+                              "np.float32)))", model=str(path), backend=backend)
+        assert_error(result, "ModelLoadError", re.escape(f"ONNX model '{path}' cannot be read: node '{node.name}' "
+                                                         f"reads '{node.input[0]}', which no graph input"))

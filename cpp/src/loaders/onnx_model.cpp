@@ -28,7 +28,7 @@ namespace field {
 constexpr int kModelIrVersion = 1, kModelGraph = 7, kModelOpsetImport = 8, kModelMetadata = 14;
 constexpr int kOpsetDomain = 1, kOpsetVersion = 2;
 constexpr int kGraphNode = 1, kGraphInitializer = 5, kGraphInput = 11, kGraphOutput = 12;
-constexpr int kNodeAttribute = 5;
+constexpr int kNodeInput = 1, kNodeOutput = 2, kNodeName = 3, kNodeAttribute = 5;
 constexpr int kAttributeTensor = 5, kAttributeTensors = 10;
 constexpr int kTensorDims = 1, kTensorDataType = 2, kTensorName = 8, kTensorExternalData = 13,
               kTensorDataLocation = 14;
@@ -298,9 +298,15 @@ OnnxValueInfo read_value_info(Wire value) {
   return info;
 }
 
+struct NodeNames {
+  std::string name;
+  std::vector<std::string> inputs, outputs;
+};
+
 void read_graph(Wire graph, OnnxModelInfo& model) {
   std::vector<OnnxValueInfo> inputs;
   std::set<std::string> initializers;
+  std::vector<NodeNames> nodes;
   int number = 0, wire = 0;
   while (graph.next(number, wire)) {
     if (number == field::kGraphInitializer && wire == kBytes) {
@@ -312,8 +318,21 @@ void read_graph(Wire graph, OnnxModelInfo& model) {
     } else if (number == field::kGraphNode && wire == kBytes) {
       // Constant nodes may keep their tensor in an external file too.
       Wire node = graph.bytes();
+      nodes.emplace_back();
       int n = 0, w = 0;
       while (node.next(n, w)) {
+        if (n == field::kNodeInput && w == kBytes) {
+          nodes.back().inputs.push_back(node.text());
+          continue;
+        }
+        if (n == field::kNodeOutput && w == kBytes) {
+          nodes.back().outputs.push_back(node.text());
+          continue;
+        }
+        if (n == field::kNodeName && w == kBytes) {
+          nodes.back().name = node.text();
+          continue;
+        }
         if (n != field::kNodeAttribute || w != kBytes) {
           node.skip(w);
           continue;
@@ -331,6 +350,22 @@ void read_graph(Wire graph, OnnxModelInfo& model) {
     } else {
       graph.skip(wire);
     }
+  }
+  // Every value a node reads must come from a graph input, an initializer or an earlier node (ONNX keeps
+  // nodes in topological order): OpenCV's importer crashed (SIGSEGV) on a node reading an undefined name.
+  std::set<std::string> defined = initializers;
+  for (const OnnxValueInfo& input : inputs) defined.insert(input.name);
+  for (const NodeNames& node : nodes) {
+    for (const std::string& name : node.inputs) {
+      if (!name.empty() && !defined.count(name)) {
+        damaged(model.path, "node '" + node.name + "' reads '" + name +
+                                "', which no graph input, initializer or earlier node defines");
+      }
+    }
+    defined.insert(node.outputs.begin(), node.outputs.end());
+  }
+  for (const OnnxValueInfo& output : model.outputs) {
+    if (!defined.count(output.name)) damaged(model.path, "the graph output '" + output.name + "' is never computed");
   }
   for (OnnxValueInfo& input : inputs) {
     if (!initializers.count(input.name)) model.inputs.push_back(std::move(input));
