@@ -21,7 +21,7 @@ ORT_HEADERS := third_party/onnxruntime/usr/include/onnxruntime/onnxruntime_cxx_a
 # The reference peers of the tests. supervision is installed without its
 # dependency on opencv-python, which would clash with the headless build.
 TEST_DEPS := pytest "torch==2.13.0" "opencv-python-headless>=4.8,<5" pybind11-stubgen scipy matplotlib pyyaml \
-	defusedxml pillow requests tqdm "pydeprecate>=0.9,<0.14" "pycocotools==2.0.11"
+	defusedxml pillow requests tqdm "pydeprecate>=0.9,<0.14" "pycocotools==2.0.11" "ray[data,serve]==2.60.0"
 # Installed without their dependencies, which would clash (opencv-python against
 # the headless build) or are not needed: supervision (the Detections peer),
 # and the packages whose own decoding of the test data's YOLOv8 (nudenet) and
@@ -36,7 +36,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
 DEMO_IMAGE := /usr/share/darknet/data/dog.jpg
 DEMO_OUT := demo-out
 
-.PHONY: all setup apt venv ort-headers build demo testdata test fuzz lint bench stubs clean wheel-tools sdist wheel test-wheel
+.PHONY: all setup apt venv ort-headers build demo testdata test test-ray fuzz lint bench stubs clean wheel-tools sdist wheel test-wheel
 
 all: build
 
@@ -54,7 +54,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 venv: $(PY)
-	@$(PY) -c "import pybind11, scikit_build_core, numpy, onnx, onnxruntime, pytest, cv2, supervision, nudenet, ddddocr, torch, pycocotools" 2>/dev/null || { \
+	@$(PY) -c "import pybind11, scikit_build_core, numpy, onnx, onnxruntime, pytest, cv2, supervision, nudenet, ddddocr, torch, pycocotools, ray.serve" 2>/dev/null || { \
 	  echo "installing the Python build, run and test dependencies into $(VENV)"; \
 	  $(PIP) install $(BUILD_DEPS) $(RUN_DEPS) $(TEST_DEPS) && $(PIP) install --no-deps $(TEST_NO_DEPS); }
 
@@ -82,6 +82,10 @@ testdata: build
 
 test: build testdata
 	$(PY) -m pytest -q tests
+
+# Only the tests that start real Ray clusters on loopback (marked `ray`).
+test-ray: build testdata
+	$(PY) -m pytest -q -m ray tests
 
 # ruff and mypy as configured in pyproject.toml (the package and the tests).
 lint: venv
