@@ -42,19 +42,15 @@ def schema(task: str) -> pa.Schema:
 
 def actor_cpus() -> int:
     """The CPUs Ray gave the current worker (1 outside an actor or when it asked for none)."""
-    try:
+    cpus = 0
+    if ray.is_initialized():
         cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 0)
-    except Exception:  # noqa: BLE001 - not in a Ray worker
-        cpus = 0
     return max(1, int(round(cpus)))
 
 
 def actor_providers() -> list[str] | None:
     """ONNX Runtime's CUDA provider when Ray gave the worker a GPU and ORT has it; None otherwise."""
-    try:
-        gpus = ray.get_runtime_context().get_accelerator_ids().get("GPU", [])
-    except Exception:  # noqa: BLE001 - not in a Ray worker
-        gpus = []
+    gpus = ray.get_runtime_context().get_accelerator_ids().get("GPU", []) if ray.is_initialized() else []
     if not gpus:
         return None
     import onnxruntime
@@ -102,7 +98,7 @@ class _TaskActor:
         self.rgb = bool(rgb)
         with node_lock():
             self.task = self._load(model, **kwargs)
-        self.node_id = ray.get_runtime_context().get_node_id()
+        self.node_id = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
 
     def _load(self, model: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
