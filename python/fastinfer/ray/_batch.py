@@ -140,7 +140,7 @@ class BatchDetector(_TaskActor):
     Example:
         >>> ds = ray.data.read_binary_files("photos/", include_paths=True)
         >>> out = ds.map_batches(BatchDetector, fn_constructor_args=("yolov3-tiny",), batch_size=16,
-        ...                      concurrency=2, num_cpus=1, batch_format="numpy")
+        ...                      compute=ray.data.ActorPoolStrategy(size=2), num_cpus=1, batch_format="numpy")
     """
 
     task_name = "detect"
@@ -221,12 +221,13 @@ def _map(actor: Callable[..., Any], ds: Any, model: Any, *, batch_size: int, con
         low, high = (_check_positive("concurrency", c) for c in concurrency)
         if low > high:
             raise fastinfer.InvalidInputError(f"concurrency (min, max) must have min <= max, got {concurrency!r}")
+        pool = ray.data.ActorPoolStrategy(min_size=low, max_size=high)
     else:
-        _check_positive("concurrency", concurrency)
+        pool = ray.data.ActorPoolStrategy(size=_check_positive("concurrency", concurrency))
     num_cpus = _check_resources("num_cpus", num_cpus)
     num_gpus = _check_resources("num_gpus", num_gpus)
     return ds.map_batches(actor, fn_constructor_args=(model,), fn_constructor_kwargs=constructor,
-                          batch_size=batch_size, concurrency=concurrency, num_cpus=num_cpus, num_gpus=num_gpus,
+                          batch_size=batch_size, compute=pool, num_cpus=num_cpus, num_gpus=num_gpus,
                           batch_format="numpy", zero_copy_batch=True)
 
 
