@@ -242,6 +242,18 @@ def _doctor(args: argparse.Namespace) -> int:
     return 1 if info["problems"] else 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    # Ray is imported here only: `import fastinfer.cli` stays free of it.
+    from .ray import serve as ray_serve
+
+    print(f"serving {args.model} ({args.task}) at http://{args.host}:{args.port}: POST /{args.task}, GET /healthz, "
+          "GET /model; Ctrl-C stops", file=sys.stderr)
+    ray_serve.run(args.model, host=args.host, port=args.port, address=args.address, task=args.task,
+                  num_replicas=args.replicas, max_batch_size=args.max_batch_size,
+                  batch_wait_timeout_s=args.batch_wait_ms / 1e3, num_cpus=args.num_cpus)
+    return 0
+
+
 class _VersionAction(argparse.Action):
     """``--version``: versions, providers, CUDA and TensorRT in one line (gathered only when asked)."""
 
@@ -381,6 +393,22 @@ def build_parser() -> argparse.ArgumentParser:
                        "Runtime)")
     bench.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     bench.set_defaults(run=_bench)
+    serve = commands.add_parser("serve", help="an HTTP service on Ray Serve: POST /detect (or /classify, /segment), "
+                                "GET /healthz, GET /model (needs Ray Serve: pip install fastinfer[serve])")
+    serve.add_argument("model", help="model zoo name, Darknet cfg or ONNX file (present on every node)")
+    serve.add_argument("--task", choices=("detect", "classify", "segment"), default="detect",
+                       help="what the model does (default: detect)")
+    serve.add_argument("--host", default="127.0.0.1", help="address the HTTP proxy listens on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="HTTP port (default: 8000)")
+    serve.add_argument("--replicas", type=int, default=1, help="model replicas (default: 1)")
+    serve.add_argument("--num-cpus", type=float, default=1, help="CPUs per replica, and its ONNX Runtime threads "
+                       "(default: 1)")
+    serve.add_argument("--max-batch-size", type=int, default=8, help="most images per model call; 1 turns dynamic "
+                       "batching off (default: 8)")
+    serve.add_argument("--batch-wait-ms", type=float, default=10.0, help="how long a batch waits to fill "
+                       "(default: 10)")
+    serve.add_argument("--address", help="Ray cluster to join, host:port of its head (default: start a local Ray)")
+    serve.set_defaults(run=_serve)
     return parser
 
 

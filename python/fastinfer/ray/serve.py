@@ -260,3 +260,60 @@ def serve_app(model: str = "yolov3-tiny", *, task: str = "detect", num_replicas:
         options["num_replicas"] = num_replicas
     return InferenceService.options(**options).bind(model, task, max_batch_size, float(batch_wait_timeout_s),
                                                     max_body_bytes, max_images, task_kwargs)
+
+
+def run(model: str = "yolov3-tiny", *, host: str = "127.0.0.1", port: int = 8000, address: str | None = None,
+        name: str = "fastinfer", block: bool = True, **app_kwargs: Any) -> str:
+    """Starts the service of :func:`serve_app` on Ray Serve and (with ``block``) serves until interrupted.
+
+    Args:
+        model: as for :func:`serve_app`.
+        host: the address the HTTP proxy listens on (default: loopback only).
+        port: its port.
+        address: a Ray cluster to join (``"127.0.0.2:6379"``); None starts a
+            local Ray (with usage stats off unless ``RAY_USAGE_STATS_ENABLED``
+            says otherwise).
+        name: the Serve application's name.
+        block: serve until SIGINT/SIGTERM, then delete the application (and
+            stop the local Ray this call started).
+        **app_kwargs: :func:`serve_app` arguments (``task``, ``num_replicas``,
+            ``max_batch_size``, ...).
+
+    Returns:
+        The service's base URL.
+    """
+    import signal
+    import threading
+
+    import ray
+
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise fastinfer.InvalidInputError(f"port must be in 1-65535, got {port!r}")
+    app = serve_app(model, **app_kwargs)
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    local = address is None and not ray.is_initialized()
+    url = f"http://{host}:{port}"
+    stop = threading.Event()
+    handlers = {}
+    if block:  # from here on, SIGINT/SIGTERM (even during start-up) end the loop below, not the call midway
+        handlers = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if not ray.is_initialized():
+            ray.init(address=address, include_dashboard=False, logging_level="WARNING")
+        serve.start(proxy_location="HeadOnly", http_options={"host": host, "port": port})
+        serve.run(app, name=name, route_prefix="/")
+        log.info("serving %s at %s", model, url)
+        if not block:
+            return url
+        while not stop.wait(1.0):
+            pass
+        log.info("stopping: deleting the Serve application %r", name)
+    finally:
+        if block and ray.is_initialized():
+            serve.delete(name)
+        if block and local:  # the local Ray this call started goes too; a cluster's Serve stays for its other apps
+            serve.shutdown()
+            ray.shutdown()
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    return url
