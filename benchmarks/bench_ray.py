@@ -40,15 +40,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+import ray  # noqa: E402 - after raycluster, which sets Ray's environment
 from common import REPO, photo_paths, table  # also puts tests/ on sys.path
 
 import fastinfer
-from fastinfer import benchmarking
 import raycluster
-
-import ray  # noqa: E402 - after raycluster, which sets Ray's environment
+from fastinfer import benchmarking
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

@@ -7,7 +7,7 @@ Layers, lowest first (a module may import its own layer and the ones below, neve
 1. ``io``, ``formats``, ``runtime``, ``models``, ``convert``, ``torch``: reading images and files, running models;
 2. ``results``: what tasks return;
 3. ``tasks``: Detector, Classifier, Segmenter on one base;
-4. ``tools``: info, export, bench, val, doctor;
+4. ``tools``: info, export, bench, val, doctor; ``ray``: the tasks on Ray Data and Ray Serve;
 5. ``cli``: the command line.
 
 The package's ``__init__`` re-exports from every layer; no module imports it. Imports under
@@ -34,7 +34,7 @@ LAYERS = {
     "io": 1, "formats": 1, "runtime": 1, "models": 1, "convert": 1, "torch": 1,
     "results": 2,
     "tasks": 3,
-    "tools": 4,
+    "tools": 4, "ray": 4,
     "cli": 5,
 }
 #: Module paths of fastinfer 0.1 that keep importing (the module that now holds the code).

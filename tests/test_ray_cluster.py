@@ -16,14 +16,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import ray
+import ray.data
 
 import fastinfer
+import fastinfer.ray
 import raycluster
-
-ray = pytest.importorskip("ray")
-import ray.data  # noqa: E402
-
-import fastinfer.ray  # noqa: E402
 
 # Ray's own modules warn about their deprecations; the tests of fastinfer must not fail on them.
 pytestmark = [pytest.mark.ray, pytest.mark.filterwarnings("ignore::DeprecationWarning")]

@@ -25,10 +25,10 @@ import requests
 import fastinfer
 import raycluster
 
-ray = pytest.importorskip("ray")
 with warnings.catch_warnings():
     # Ray Serve's own models use Pydantic features that Pydantic 2 deprecates.
     warnings.simplefilter("ignore", DeprecationWarning)
+    import ray
     from ray import serve
 
     import fastinfer.ray.serve

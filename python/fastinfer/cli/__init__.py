@@ -244,7 +244,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     # Ray is imported here only: `import fastinfer.cli` stays free of it.
-    from .ray import serve as ray_serve
+    from ..ray import serve as ray_serve
 
     print(f"serving {args.model} ({args.task}) at http://{args.host}:{args.port}: POST /{args.task}, GET /healthz, "
           "GET /model; Ctrl-C stops", file=sys.stderr)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
 from typing import Any, Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
 import ray
 
-import fastinfer
-
+from ..errors import InvalidInputError
+from ..runtime import cache
+from ..tasks.classify import Classifier
+from ..tasks.detect import Detector
+from ..tasks.segment import Segmenter
 from . import _rows
 
 #: Columns every result table has, whatever the task.
@@ -68,10 +70,9 @@ def node_lock() -> Iterator[None]:
     The first actor downloads (and converts) into the node's cache; the
     others wait here and then find the files verified in place.
     """
-    # The documented cache home: $FASTINFER_HOME, else ~/.cache/fastinfer.
-    folder = os.path.expanduser(os.environ.get("FASTINFER_HOME", "").strip() or "~/.cache/fastinfer")
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, ".ray-load.lock"), "w") as handle:
+    folder = cache.home()
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".ray-load.lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -146,7 +147,7 @@ class BatchDetector(_TaskActor):
     task_name = "detect"
 
     def _load(self, model: Any, **kwargs: Any) -> Any:
-        return fastinfer.Detector(model, **kwargs)
+        return Detector(model, **kwargs)
 
     def _columns(self, result: Any) -> dict[str, Any]:
         return _rows.detection_columns(result)
@@ -166,12 +167,12 @@ class BatchClassifier(_TaskActor):
 
     def __init__(self, model: Any, *, top_k: int = 5, rgb: bool = True, **kwargs: Any) -> None:
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-            raise fastinfer.InvalidInputError(f"top_k must be an int >= 1, got {top_k!r}")
+            raise InvalidInputError(f"top_k must be an int >= 1, got {top_k!r}")
         self.top_k = top_k
         super().__init__(model, rgb=rgb, **kwargs)
 
     def _load(self, model: Any, **kwargs: Any) -> Any:
-        return fastinfer.Classifier(model, **kwargs)
+        return Classifier(model, **kwargs)
 
     def _call(self, images: list[np.ndarray]) -> list[Any]:
         return self.task(images, top_k=self.top_k)
@@ -192,7 +193,7 @@ class BatchSegmenter(_TaskActor):
     task_name = "segment"
 
     def _load(self, model: Any, **kwargs: Any) -> Any:
-        return fastinfer.Segmenter(model, **kwargs)
+        return Segmenter(model, **kwargs)
 
     def _columns(self, result: Any) -> dict[str, Any]:
         return _rows.segmentation_columns(result)
@@ -200,27 +201,27 @@ class BatchSegmenter(_TaskActor):
 
 def _check_positive(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise fastinfer.InvalidInputError(f"{name} must be an int >= 1, got {value!r}")
+        raise InvalidInputError(f"{name} must be an int >= 1, got {value!r}")
     return value
 
 
 def _check_resources(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise fastinfer.InvalidInputError(f"{name} must be a number >= 0, got {value!r}")
+        raise InvalidInputError(f"{name} must be a number >= 0, got {value!r}")
     return float(value)
 
 
 def _map(actor: Callable[..., Any], ds: Any, model: Any, *, batch_size: int, concurrency: int | tuple[int, int],
          num_cpus: float, num_gpus: float, constructor: dict[str, Any]) -> Any:
     if not isinstance(ds, ray.data.Dataset):
-        raise fastinfer.InvalidInputError(f"ds must be a ray.data.Dataset, got {type(ds).__name__}")
+        raise InvalidInputError(f"ds must be a ray.data.Dataset, got {type(ds).__name__}")
     _check_positive("batch_size", batch_size)
     if isinstance(concurrency, tuple):
         if len(concurrency) != 2:
-            raise fastinfer.InvalidInputError(f"concurrency must be an int or (min, max), got {concurrency!r}")
+            raise InvalidInputError(f"concurrency must be an int or (min, max), got {concurrency!r}")
         low, high = (_check_positive("concurrency", c) for c in concurrency)
         if low > high:
-            raise fastinfer.InvalidInputError(f"concurrency (min, max) must have min <= max, got {concurrency!r}")
+            raise InvalidInputError(f"concurrency (min, max) must have min <= max, got {concurrency!r}")
         pool = ray.data.ActorPoolStrategy(min_size=low, max_size=high)
     else:
         pool = ray.data.ActorPoolStrategy(size=_check_positive("concurrency", concurrency))
@@ -262,7 +263,7 @@ def detect(ds: Any, model: Any = "yolov3-tiny", *, batch_size: int = 16, concurr
         and ``node_id``. Row order is Ray Data's.
 
     Raises:
-        fastinfer.InvalidInputError: an argument is out of range.
+        InvalidInputError: an argument is out of range.
 
     Example:
         >>> ds = ray.data.read_binary_files("photos/", include_paths=True)

@@ -16,7 +16,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-import fastinfer
+from ..errors import FastInferError, InvalidInputError
+from ..io.images import read_image
 
 #: Input columns, in the order they are looked for: decoded pixels (what
 #: ``ray.data.read_images`` gives), encoded file bytes (``read_binary_files``,
@@ -51,24 +52,24 @@ def decode_bytes(data: bytes | bytearray | memoryview, *, name: str = "image") -
         name: how error messages call the input.
 
     Raises:
-        fastinfer.InvalidInputError: the bytes are empty, too large, or not an
+        InvalidInputError: the bytes are empty, too large, or not an
             image the core can decode.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise fastinfer.InvalidInputError(f"{name} must be encoded image bytes, got {type(data).__name__}")
+        raise InvalidInputError(f"{name} must be encoded image bytes, got {type(data).__name__}")
     size = len(data)
     if size == 0:
-        raise fastinfer.InvalidInputError(f"{name} is empty (0 bytes)")
+        raise InvalidInputError(f"{name} is empty (0 bytes)")
     if size > MAX_IMAGE_BYTES:
-        raise fastinfer.InvalidInputError(f"{name} is {size} bytes, over the limit of {MAX_IMAGE_BYTES}")
+        raise InvalidInputError(f"{name} is {size} bytes, over the limit of {MAX_IMAGE_BYTES}")
     with tempfile.NamedTemporaryFile(prefix="fastinfer-", suffix=".img", dir=_SCRATCH_ROOT) as handle:
         handle.write(data)
         handle.flush()
         try:
-            return fastinfer.read_image(handle.name)
-        except fastinfer.InvalidInputError as exc:
+            return read_image(handle.name)
+        except InvalidInputError as exc:
             # The core names the temporary file; the user knows the input.
-            raise fastinfer.InvalidInputError(
+            raise InvalidInputError(
                 f"cannot decode {name} ({size} bytes): not an image, or a format the core cannot read") from exc
 
 
@@ -81,7 +82,7 @@ def read_source(source: str) -> np.ndarray:
         with filesystem.open_input_stream(inner) as stream:
             return decode_bytes(stream.read(), name=source)
     path = source[len("file://"):] if source.startswith("file://") else source
-    return fastinfer.read_image(path)
+    return read_image(path)
 
 
 def _text(value: Any) -> str | None:
@@ -97,7 +98,7 @@ def input_column(batch: dict[str, Any]) -> str:
     for column in (IMAGE_COLUMN, BYTES_COLUMN, PATH_COLUMN):
         if column in batch:
             return column
-    raise fastinfer.InvalidInputError(
+    raise InvalidInputError(
         f"rows need an '{IMAGE_COLUMN}' (pixels, as ray.data.read_images gives them), '{BYTES_COLUMN}' (encoded "
         f"files) or '{PATH_COLUMN}' column; got columns {sorted(batch)}")
 
@@ -126,7 +127,7 @@ def decode_batch(batch: dict[str, Any], *, rgb: bool = True) -> list[Decoded]:
                 image = decode_bytes(value, name=name)
             else:
                 image = read_source(_text(value) or "")
-        except (fastinfer.FastInferError, OSError, ValueError, TypeError) as exc:
+        except (FastInferError, OSError, ValueError, TypeError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         rows.append(Decoded(path, image, error, (time.perf_counter() - start) * 1e3))
     return rows
@@ -135,14 +136,15 @@ def decode_batch(batch: dict[str, Any], *, rgb: bool = True) -> list[Decoded]:
 def _from_pixels(value: Any, *, rgb: bool, name: str) -> np.ndarray:
     image = np.asarray(value)
     if image.dtype != np.uint8:
-        raise fastinfer.InvalidInputError(f"{name}: image must have dtype uint8, got {image.dtype}")
+        raise InvalidInputError(f"{name}: image must have dtype uint8, got {image.dtype}")
     if rgb and image.ndim == 3 and image.shape[2] in (3, 4):
         order = [2, 1, 0] if image.shape[2] == 3 else [2, 1, 0, 3]
         image = image[:, :, order]
     return np.ascontiguousarray(image)
 
 
-def run_isolated(task: Callable[[list[np.ndarray]], list[Any]], rows: Sequence[Decoded]) -> tuple[list[Any], list[str | None], list[float]]:
+def run_isolated(task: Callable[[list[np.ndarray]], list[Any]],
+                 rows: Sequence[Decoded]) -> tuple[list[Any], list[str | None], list[float]]:
     """Runs ``task`` on the decoded rows as one batch; a failing batch is retried image by image.
 
     Returns:
@@ -152,12 +154,13 @@ def run_isolated(task: Callable[[list[np.ndarray]], list[Any]], rows: Sequence[D
     results: list[Any] = [None] * len(rows)
     errors = [row.error for row in rows]
     infer_ms = [0.0] * len(rows)
-    good = [i for i, row in enumerate(rows) if row.image is not None]
+    images = {i: row.image for i, row in enumerate(rows) if row.image is not None}
+    good = list(images)
     if not good:
         return results, errors, infer_ms
     start = time.perf_counter()
     try:
-        outputs = task([rows[i].image for i in good])
+        outputs = task(list(images.values()))
     except Exception:  # noqa: BLE001 - one bad image must not cost the batch: find it below
         outputs = None
     if outputs is not None:
@@ -168,7 +171,7 @@ def run_isolated(task: Callable[[list[np.ndarray]], list[Any]], rows: Sequence[D
     for i in good:
         start = time.perf_counter()
         try:
-            results[i] = task([rows[i].image])[0]
+            results[i] = task([images[i]])[0]
         except Exception as exc:  # noqa: BLE001 - reported in the row's error column
             errors[i] = f"{type(exc).__name__}: {exc}"
         infer_ms[i] = (time.perf_counter() - start) * 1e3

@@ -31,8 +31,11 @@ except ImportError as _exc:  # pragma: no cover - depends on the environment
     raise BackendUnavailableError(
         f"fastinfer.ray.serve needs Ray Serve ({_exc}): pip install fastinfer[serve]") from _exc
 
-import fastinfer
-
+from .._version import __version__
+from ..errors import InvalidInputError
+from ..tasks.classify import Classifier
+from ..tasks.detect import Detector
+from ..tasks.segment import Segmenter
 from . import _rows
 
 log = logging.getLogger("fastinfer")
@@ -55,10 +58,10 @@ class RequestError(Exception):
 
 def _load_task(task: str, model: str, kwargs: dict[str, Any]) -> Any:
     if task == "detect":
-        return fastinfer.Detector(model, **kwargs)
+        return Detector(model, **kwargs)
     if task == "classify":
-        return fastinfer.Classifier(model, **kwargs)
-    return fastinfer.Segmenter(model, **kwargs)
+        return Classifier(model, **kwargs)
+    return Segmenter(model, **kwargs)
 
 
 def _result_dict(result: Any) -> dict[str, Any]:
@@ -95,7 +98,7 @@ def _decode_json_images(body: bytes, max_images: int) -> list[np.ndarray]:
 def _decode_one(data: bytes, name: str) -> np.ndarray:
     try:
         return _rows.decode_bytes(data, name=name)
-    except fastinfer.InvalidInputError as exc:
+    except InvalidInputError as exc:
         raise RequestError(400, str(exc)) from exc
 
 
@@ -129,8 +132,9 @@ class InferenceService:
         self.model_name, self.task_name = model, task
         self.max_batch_size, self.batch_wait_timeout_s = max_batch_size, batch_wait_timeout_s
         self.max_body_bytes, self.max_images = max_body_bytes, max_images
-        self._batched.set_max_batch_size(max_batch_size)
-        self._batched.set_batch_wait_timeout_s(batch_wait_timeout_s)
+        # serve.batch gives the method these setters; typing cannot see them.
+        self._batched.set_max_batch_size(max_batch_size)  # type: ignore[attr-defined]
+        self._batched.set_batch_wait_timeout_s(batch_wait_timeout_s)  # type: ignore[attr-defined]
 
     def _run(self, images: list[np.ndarray]) -> list[Any]:
         if self.task_name == "classify":
@@ -161,7 +165,7 @@ class InferenceService:
         size = getattr(self.model, "input_size", None)
         return {"model": str(self.model_name), "task": self.task_name, "names": _rows.class_names(self.model),
                 "input_size": list(size) if size is not None else None, "repr": repr(self.model),
-                "fastinfer": fastinfer.__version__, "max_batch_size": self.max_batch_size,
+                "fastinfer": __version__, "max_batch_size": self.max_batch_size,
                 "batch_wait_timeout_s": self.batch_wait_timeout_s, "pid": os.getpid()}
 
     async def _images(self, request: Request) -> tuple[list[np.ndarray], bool]:
@@ -234,7 +238,7 @@ def serve_app(model: str = "yolov3-tiny", *, task: str = "detect", num_replicas:
         A ``ray.serve`` application for ``serve.run(app, route_prefix="/")``.
 
     Raises:
-        fastinfer.InvalidInputError: an argument is out of range.
+        InvalidInputError: an argument is out of range.
 
     Example:
         >>> serve.run(fastinfer.ray.serve_app("yolov3-tiny", num_replicas=2), route_prefix="/")
@@ -242,24 +246,26 @@ def serve_app(model: str = "yolov3-tiny", *, task: str = "detect", num_replicas:
         ...               headers={"Content-Type": "image/jpeg"}).json()
     """
     if task not in TASKS:
-        raise fastinfer.InvalidInputError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
+        raise InvalidInputError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
     for name, value in (("max_batch_size", max_batch_size), ("max_body_bytes", max_body_bytes),
                         ("max_images", max_images)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise fastinfer.InvalidInputError(f"{name} must be an int >= 1, got {value!r}")
+            raise InvalidInputError(f"{name} must be an int >= 1, got {value!r}")
     if not isinstance(batch_wait_timeout_s, (int, float)) or not 0 <= batch_wait_timeout_s <= 10:
-        raise fastinfer.InvalidInputError(f"batch_wait_timeout_s must be in [0, 10] seconds, got "
+        raise InvalidInputError(f"batch_wait_timeout_s must be in [0, 10] seconds, got "
                                           f"{batch_wait_timeout_s!r}")
     if autoscaling_config is None and (isinstance(num_replicas, bool) or not isinstance(num_replicas, int)
                                        or num_replicas < 1):
-        raise fastinfer.InvalidInputError(f"num_replicas must be an int >= 1, got {num_replicas!r}")
+        raise InvalidInputError(f"num_replicas must be an int >= 1, got {num_replicas!r}")
     options: dict[str, Any] = {"ray_actor_options": {"num_cpus": num_cpus, "num_gpus": num_gpus}}
     if autoscaling_config is not None:
         options["autoscaling_config"] = autoscaling_config
     else:
         options["num_replicas"] = num_replicas
-    return InferenceService.options(**options).bind(model, task, max_batch_size, float(batch_wait_timeout_s),
-                                                    max_body_bytes, max_images, task_kwargs)
+    # serve.deployment turns the class into a Deployment; typing sees the class.
+    deployment = InferenceService.options(**options)  # type: ignore[attr-defined]
+    return deployment.bind(model, task, max_batch_size, float(batch_wait_timeout_s), max_body_bytes, max_images,
+                           task_kwargs)
 
 
 def run(model: str = "yolov3-tiny", *, host: str = "127.0.0.1", port: int = 8000, address: str | None = None,
@@ -288,18 +294,19 @@ def run(model: str = "yolov3-tiny", *, host: str = "127.0.0.1", port: int = 8000
     import ray
 
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-        raise fastinfer.InvalidInputError(f"port must be in 1-65535, got {port!r}")
+        raise InvalidInputError(f"port must be in 1-65535, got {port!r}")
     app = serve_app(model, **app_kwargs)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     local = address is None and not ray.is_initialized()
     url = f"http://{host}:{port}"
     stop = threading.Event()
-    handlers = {}
+    handlers: dict[signal.Signals, Any] = {}
     if block:  # from here on, SIGINT/SIGTERM (even during start-up) end the loop below, not the call midway
-        handlers = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handlers[sig] = signal.signal(sig, lambda signum, frame: stop.set())
     try:
         if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, logging_level="WARNING")
+            ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
         serve.start(proxy_location="HeadOnly", http_options={"host": host, "port": port})
         serve.run(app, name=name, route_prefix="/")
         log.info("serving %s at %s", model, url)
@@ -314,6 +321,6 @@ def run(model: str = "yolov3-tiny", *, host: str = "127.0.0.1", port: int = 8000
         if block and local:  # the local Ray this call started goes too; a cluster's Serve stays for its other apps
             serve.shutdown()
             ray.shutdown()
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
     return url
