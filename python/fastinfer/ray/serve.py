@@ -125,8 +125,9 @@ class InferenceService:
         kwargs.setdefault("threads", actor_cpus())
         if kwargs.get("providers") is None:
             kwargs.pop("providers", None)
-            if actor_providers():
-                kwargs["providers"] = actor_providers()
+            providers = actor_providers()
+            if providers:
+                kwargs["providers"] = providers
         with node_lock():
             self.model = _load_task(task, model, kwargs)
         self.model_name, self.task_name = model, task
