@@ -7,17 +7,18 @@ the test data's photos repeated ``--repeat`` times:
   and with one thread, batches of ``--batch``, images read by the core; the
   best of 3 rounds (the least disturbed by other work on the machine);
 - Ray Data: ``fastinfer.ray.detect`` over rows of encoded bytes, 1 and 2 actors
-  of 1 CPU (1 ONNX Runtime thread each), batches of ``--batch``; the rate is
-  taken from the first result to the last, so actor start-up is left out (it
-  is reported on its own);
+  of 1 CPU (1 ONNX Runtime thread each), batches of ``--batch``;
 - Ray Serve: 1 and 2 replicas of 1 CPU, dynamic batching up to ``--batch``,
   ``--clients`` closed-loop HTTP clients posting one JPEG/PNG each for
   ``--seconds``, after a warm-up.
 
-Ray's overhead per image is the one-actor time per image seen by the driver
-minus the actor's own decode + inference time per image (``decode_ms`` +
-``infer_ms`` of its rows), both from the same run; the difference to the
-one-thread process is given too, but other work on a shared machine moves it. The cluster is a
+The 1-thread, 1-actor and 1-replica figures run on one core (the affinity of
+this process, inherited by the Ray node it starts), the others on every core.
+Ray Data's rate is the difference of two jobs (``batch x actors`` images, then
+all), so actor start-up cancels out. Ray's overhead per image is the one-actor
+time per image minus the one-thread time per image (same core, same work);
+the actor's own decode + inference time (``decode_ms`` + ``infer_ms`` of its
+rows) is reported beside it. The cluster is a
 real single node on 127.0.0.2 started like the tests' (``tests/raycluster.py``).
 Results: ``benchmarks/results/<machine>/ray.md`` and ``ray.json``.
 
@@ -92,23 +93,31 @@ def one_process(paths: list[Path], batch: int, threads: int, rounds: int = 3) ->
             "ms_per_image": elapsed * 1e3 / len(paths)}
 
 
-def ray_data(paths: list[Path], batch: int, actors: int) -> dict[str, float]:
-    """Images/s of fastinfer.ray.detect with ``actors`` actors of 1 CPU, from the first result to the last."""
+def _run_job(paths: list[Path], batch: int, actors: int) -> tuple[float, int, int, list[float]]:
+    """One Ray Data job over ``paths``: wall seconds, rows, error rows, and each row's in-actor decode+infer ms."""
     rows = [{"path": str(p), "bytes": p.read_bytes()} for p in paths]
     ds = fastinfer.ray.detect(ray.data.from_items(rows), MODEL, batch_size=batch, concurrency=actors, num_cpus=1)
     start = time.perf_counter()
-    stamps, count, errors, work_ms = [], 0, 0, []
+    count, errors, work_ms = 0, 0, []
     for out in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-        stamps.append((time.perf_counter(), out.num_rows))
         count += out.num_rows
         errors += sum(e is not None for e in out.column("error").to_pylist())
         work_ms += [d + i for d, i in zip(out.column("decode_ms").to_pylist(), out.column("infer_ms").to_pylist())]
-    first_time, first_rows = stamps[0]
-    steady_rows = count - first_rows
-    steady_s = stamps[-1][0] - first_time
-    return {"images": count, "errors": errors, "seconds_total": stamps[-1][0] - start,
-            "startup_s": first_time - start, "images_per_s": steady_rows / steady_s if steady_s > 0 else float("nan"),
-            "ms_per_image": steady_s * 1e3 / steady_rows if steady_rows else float("nan"),
+    return time.perf_counter() - start, count, errors, work_ms
+
+
+def ray_data(paths: list[Path], batch: int, actors: int) -> dict[str, float]:
+    """Images/s of fastinfer.ray.detect with ``actors`` actors of 1 CPU, start-up left out.
+
+    Two jobs: one of ``batch * actors`` images (start-up and one batch per
+    actor) and the full one; the rate is the difference of images over the
+    difference of time, so actor start-up and the first batch cancel out.
+    """
+    small_s, small_n, _, _ = _run_job(paths[:batch * actors], batch, actors)
+    total_s, count, errors, work_ms = _run_job(paths, batch, actors)
+    rate = (count - small_n) / (total_s - small_s)
+    return {"images": count, "errors": errors, "seconds_total": total_s, "startup_s": small_s,
+            "images_per_s": rate, "ms_per_image": 1e3 / rate,
             "actor_work_ms_per_image": sum(work_ms) / len(work_ms)}
 
 
@@ -160,7 +169,7 @@ def markdown(data: dict[str, Any]) -> str:
     ]
     for key, label in (("data_1", "Ray Data, 1 actor x 1 CPU"), ("data_2", "Ray Data, 2 actors x 1 CPU")):
         rows.append([label, f"{r[key]['images_per_s']:.1f}", f"{r[key]['ms_per_image']:.1f}",
-                     f"start-up {r[key]['startup_s']:.1f} s"])
+                     f"start-up + first batch {r[key]['startup_s']:.1f} s"])
     for key, label in (("serve_1", "Ray Serve, 1 replica x 1 CPU"), ("serve_2", "Ray Serve, 2 replicas x 1 CPU")):
         rows.append([label, f"{r[key]['images_per_s']:.1f}", f"{1e3 / r[key]['images_per_s']:.1f}",
                      f"p50 {r[key]['p50_ms']:.0f} ms, p99 {r[key]['p99_ms']:.0f} ms, {r[key]['failures']} failed"])
@@ -172,10 +181,10 @@ def markdown(data: dict[str, Any]) -> str:
         f"Workload: {data['images']} encoded photos (the test data's {data['photos']} photos x {data['repeat']}), "
         f"decoding included; batches of {data['batch']}; Serve: {data['clients']} clients for {data['seconds']} s.", "",
         table(["set-up", "images/s", "ms/image", "notes"], rows), "",
-        f"- Ray's overhead per image, 1 actor: {s['overhead_ms']:.1f} ms ({s['overhead_pct']:.0f}% of "
-        f"{r['data_1']['ms_per_image']:.1f} ms), the time per image seen by the driver minus the actor's own "
-        f"decode + inference time ({r['data_1']['actor_work_ms_per_image']:.1f} ms) in the same run; against "
-        f"one thread in one process (another run): {s['overhead_vs_process_ms']:+.1f} ms.",
+        f"- Ray's overhead per image: {s['overhead_ms']:+.1f} ms ({s['overhead_pct']:+.0f}% of "
+        f"{r['process_1']['ms_per_image']:.1f} ms): one actor against one thread in one process, both on the same "
+        f"single core; from the actor's own decode + inference time ({r['data_1']['actor_work_ms_per_image']:.1f} "
+        f"ms per image) in the same job: {s['in_actor_overhead_ms']:+.1f} ms.",
         f"- Ray Data with 2 actors against one process with all cores: {s['data2_vs_process']:.0%}.",
         f"- Ray Serve with 2 replicas against one process with all cores: {s['serve2_vs_process']:.0%}.", "",
         f"Load average when the run ended: {data['loadavg']} (a shared machine: figures vary between runs).", "",
@@ -195,31 +204,35 @@ def main(argv: list[str] | None = None) -> int:
     paths = photos * args.repeat
     fastinfer.Detector(MODEL)  # fetched and converted once, before any actor needs it
     results: dict[str, Any] = {}
-    cores = os.cpu_count() or 1
-    print(f"one process: {len(paths)} images ...", flush=True)
-    results["process_all"] = one_process(paths, args.batch, threads=cores)
-    results["process_1"] = one_process(paths, args.batch, threads=1)
-    cluster = raycluster.cluster([cores])
-    try:
-        ray.data.DataContext.get_current().enable_progress_bars = False
-        ray.data.DataContext.get_current().wait_for_min_actors_s = 300
-        for actors in (1, 2):
-            print(f"Ray Data, {actors} actor(s) ...", flush=True)
-            results[f"data_{actors}"] = ray_data(paths, args.batch, actors)
-        port = raycluster.free_port()
-        serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": port})
-        for replicas in (1, 2):
-            print(f"Ray Serve, {replicas} replica(s) ...", flush=True)
-            results[f"serve_{replicas}"] = serve_load(photos, replicas, args.batch, args.clients, args.seconds, port)
-        serve.shutdown()
-    finally:
-        raycluster.remove(cluster)
+    everywhere = os.sched_getaffinity(0)
+    # Phase 1 on one core (this process, the Ray node and its workers inherit the
+    # affinity): one thread against one actor and one replica, the same CPU.
+    # Phase 2 on every core: all threads against one actor or replica per core.
+    for phase, cpus in ((1, {min(everywhere)}), (2, everywhere)):
+        os.sched_setaffinity(0, cpus)
+        n = len(cpus)
+        print(f"phase {phase}, {n} core(s): one process, {len(paths)} images ...", flush=True)
+        results["process_1" if n == 1 else "process_all"] = one_process(paths, args.batch, threads=n)
+        cluster = raycluster.cluster([n])
+        try:
+            ray.data.DataContext.get_current().enable_progress_bars = False
+            ray.data.DataContext.get_current().wait_for_min_actors_s = 300
+            print(f"Ray Data, {n} actor(s) ...", flush=True)
+            results[f"data_{n}"] = ray_data(paths, args.batch, n)
+            port = raycluster.free_port()
+            serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": port})
+            print(f"Ray Serve, {n} replica(s) ...", flush=True)
+            results[f"serve_{n}"] = serve_load(photos, n, args.batch, args.clients, args.seconds, port)
+            serve.shutdown()
+        finally:
+            raycluster.remove(cluster)
+    os.sched_setaffinity(0, everywhere)
 
     one = results["process_1"]["ms_per_image"]
     data_1 = results["data_1"]
-    overhead = data_1["ms_per_image"] - data_1["actor_work_ms_per_image"]
-    summary = {"overhead_ms": overhead, "overhead_pct": 100 * overhead / data_1["ms_per_image"],
-               "overhead_vs_process_ms": data_1["ms_per_image"] - one,
+    overhead = data_1["ms_per_image"] - one
+    summary = {"overhead_ms": overhead, "overhead_pct": 100 * overhead / one,
+               "in_actor_overhead_ms": data_1["ms_per_image"] - data_1["actor_work_ms_per_image"],
                "data2_vs_process": results["data_2"]["images_per_s"] / results["process_all"]["images_per_s"],
                "serve2_vs_process": results["serve_2"]["images_per_s"] / results["process_all"]["images_per_s"]}
     data = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": cpu_info(),
