@@ -97,6 +97,15 @@ def test_read_images_rows_equal_the_detector(cluster, photos, reference):
         _assert_row_matches(row, reference[Path(row["path"]).name])
 
 
+def test_read_binary_files_rows_equal_the_detector(cluster, photos, reference):
+    """``ray.data.read_binary_files`` rows (encoded bytes and paths), as the README's batch example reads them."""
+    ds = ray.data.read_binary_files([str(p) for p in photos], include_paths=True)
+    results = fastinfer.ray.detect(ds, "yolov3-tiny", batch_size=4, concurrency=1).take_all()
+    assert sorted(Path(r["path"]).name for r in results) == sorted(p.name for p in photos)
+    for row in results:
+        _assert_row_matches(row, reference[Path(row["path"]).name])
+
+
 def _actor_pids(node: raycluster.Node) -> list[int]:
     """PIDs of the Ray Data actors running BatchDetector among the processes of ``node``."""
     found = []
