@@ -25,11 +25,14 @@ from pathlib import Path
 RAY = str(Path(sys.executable).with_name("ray"))
 
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+os.environ["RAY_AUTH_MODE"] = "disabled"
 
 
 def env() -> dict[str, str]:
-    """The environment of the cluster's processes: no usage stats."""
-    return dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_DISABLE_DOCKER_CPU_WARNING="1", PYTHONWARNINGS="ignore")
+    """The environment of the cluster's processes: no usage stats; no token authentication, said explicitly, so
+    that a token another Ray left in ~/.ray does not switch it on for the nodes but not for this driver."""
+    return dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_DISABLE_DOCKER_CPU_WARNING="1", PYTHONWARNINGS="ignore",
+                RAY_AUTH_MODE="disabled")
 
 
 def free_port() -> int:

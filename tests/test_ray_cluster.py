@@ -148,3 +148,36 @@ def test_killed_actor_mid_job_every_input_once(cluster, photos, reference, tmp_p
         _assert_row_matches(row, reference[Path(row["path"]).name.split("-", 1)[1]])
     print(f"\n[ray] actor {killed[0]} killed after 6 of {len(inputs)} rows: job finished in {elapsed:.1f} s, "
           f"{len(results)} rows, each input once, results unchanged")
+
+
+def test_killed_node_mid_job_every_input_once(cluster, photos, reference, tmp_path):
+    """SIGKILL every process of the second node while results stream in (an autoscaling pool of 1-2 actors):
+    the job ends on the head alone, every input comes out once, results unchanged. Runs last: the node stays dead."""
+    inputs = []
+    for copy in range(4):
+        for p in photos:
+            link = tmp_path / f"{copy}-{p.name}"
+            link.symlink_to(p)
+            inputs.append(str(link))
+    # Two actors to start with (one per node), and the pool may go on with one.
+    ds = fastinfer.ray.detect(ray.data.from_items([{"path": p} for p in inputs]), "yolov3-tiny", batch_size=1,
+                              concurrency=(1, 2, 2))
+    victim = cluster.nodes[1]
+    results, killed = [], []
+    start = time.perf_counter()
+    for row in ds.iter_rows():
+        results.append(row)
+        if len(results) == 6 and not killed:
+            assert _actor_pids(victim), "no BatchDetector actor on the second node"
+            killed = victim.pids()
+            victim.stop(signal.SIGKILL)
+    elapsed = time.perf_counter() - start
+    assert victim.pids() == []
+    counts = collections.Counter(r["path"] for r in results)
+    assert sorted(counts) == sorted(inputs) and set(counts.values()) == {1}, \
+        f"duplicates {[p for p, c in counts.items() if c > 1]}, missing {sorted(set(inputs) - set(counts))}"
+    for row in results:
+        _assert_row_matches(row, reference[Path(row["path"]).name.split("-", 1)[1]])
+    per_node = collections.Counter(r["node_id"] for r in results)
+    print(f"\n[ray] second node ({len(killed)} processes) SIGKILLed after 6 of {len(inputs)} rows: job finished in "
+          f"{elapsed:.1f} s, rows per node {sorted(per_node.values())}, each input once, results unchanged")

@@ -134,5 +134,17 @@ def test_batch_detector_rows_equal_the_detector(photos, tmp_path):
 
 
 def test_detect_checks_its_arguments(raises_invalid):
+    """The arguments are checked before the dataset, so no Ray is needed here."""
     with raises_invalid(r"ds must be a ray.data.Dataset, got list"):
         fastinfer.ray.detect([], "yolov3-tiny")
+    ds: list = []
+    with raises_invalid(r"batch_size must be an int >= 1, got 0"):
+        fastinfer.ray.detect(ds, batch_size=0)
+    with raises_invalid(r"concurrency must have min <= initial <= max, got \(2, 4, 1\)"):
+        fastinfer.ray.detect(ds, concurrency=(2, 4, 1))
+    with raises_invalid(r"concurrency must be an int, \(min, max\) or \(min, max, initial\), got \(1,\)"):
+        fastinfer.ray.detect(ds, concurrency=(1,))
+    with raises_invalid(r"num_gpus must be a number >= 0, got -1"):
+        fastinfer.ray.detect(ds, num_gpus=-1)
+    with raises_invalid(r"top_k must be an int >= 1, got 0"):
+        fastinfer.ray.classify(ds, "model.onnx", top_k=0)

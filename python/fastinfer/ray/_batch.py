@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Union
 
 import numpy as np
 import pyarrow as pa
@@ -16,6 +16,9 @@ from ..tasks.classify import Classifier
 from ..tasks.detect import Detector
 from ..tasks.segment import Segmenter
 from . import _rows
+
+#: Actors: a fixed number, ``(min, max)`` or ``(min, max, initial)``.
+Concurrency = Union[int, tuple[int, int], tuple[int, int, int]]
 
 #: Columns every result table has, whatever the task.
 COMMON_SCHEMA = [
@@ -211,28 +214,30 @@ def _check_resources(name: str, value: Any) -> float:
     return float(value)
 
 
-def _map(actor: Callable[..., Any], ds: Any, model: Any, *, batch_size: int, concurrency: int | tuple[int, int],
+def _map(actor: Callable[..., Any], ds: Any, model: Any, *, batch_size: int, concurrency: Concurrency,
          num_cpus: float, num_gpus: float, constructor: dict[str, Any]) -> Any:
-    if not isinstance(ds, ray.data.Dataset):
-        raise InvalidInputError(f"ds must be a ray.data.Dataset, got {type(ds).__name__}")
     _check_positive("batch_size", batch_size)
     if isinstance(concurrency, tuple):
-        if len(concurrency) != 2:
-            raise InvalidInputError(f"concurrency must be an int or (min, max), got {concurrency!r}")
-        low, high = (_check_positive("concurrency", c) for c in concurrency)
-        if low > high:
-            raise InvalidInputError(f"concurrency (min, max) must have min <= max, got {concurrency!r}")
-        pool = ray.data.ActorPoolStrategy(min_size=low, max_size=high)
+        if len(concurrency) not in (2, 3):
+            raise InvalidInputError(f"concurrency must be an int, (min, max) or (min, max, initial), got "
+                                    f"{concurrency!r}")
+        sizes = [_check_positive("concurrency", c) for c in concurrency]
+        low, high, initial = sizes[0], sizes[1], sizes[2] if len(sizes) == 3 else sizes[0]
+        if not low <= initial <= high:
+            raise InvalidInputError(f"concurrency must have min <= initial <= max, got {concurrency!r}")
+        pool = ray.data.ActorPoolStrategy(min_size=low, max_size=high, initial_size=initial)
     else:
         pool = ray.data.ActorPoolStrategy(size=_check_positive("concurrency", concurrency))
     num_cpus = _check_resources("num_cpus", num_cpus)
     num_gpus = _check_resources("num_gpus", num_gpus)
+    if not isinstance(ds, ray.data.Dataset):
+        raise InvalidInputError(f"ds must be a ray.data.Dataset, got {type(ds).__name__}")
     return ds.map_batches(actor, fn_constructor_args=(model,), fn_constructor_kwargs=constructor,
                           batch_size=batch_size, compute=pool, num_cpus=num_cpus, num_gpus=num_gpus,
                           batch_format="numpy", zero_copy_batch=True)
 
 
-def detect(ds: Any, model: Any = "yolov3-tiny", *, batch_size: int = 16, concurrency: int | tuple[int, int] = 1,
+def detect(ds: Any, model: Any = "yolov3-tiny", *, batch_size: int = 16, concurrency: Concurrency = 1,
            num_cpus: float = 1, num_gpus: float = 0, rgb: bool = True, **kwargs: Any) -> Any:
     """Detects objects in every image of a Ray Dataset.
 
@@ -249,7 +254,8 @@ def detect(ds: Any, model: Any = "yolov3-tiny", *, batch_size: int = 16, concurr
         model: what ``fastinfer.Detector`` takes (a zoo name, or a path present
             on every node).
         batch_size: rows per call of the model.
-        concurrency: actors, or ``(min, max)`` for an autoscaling pool.
+        concurrency: actors; ``(min, max)`` for an autoscaling pool, ``(min, max, initial)`` to start it
+            at ``initial``.
         num_cpus: CPUs per actor (and ONNX Runtime threads).
         num_gpus: GPUs per actor; with one, ONNX Runtime runs on CUDA where it can.
         rgb: arrays in the ``image`` column are RGB (False: BGR).
@@ -273,7 +279,7 @@ def detect(ds: Any, model: Any = "yolov3-tiny", *, batch_size: int = 16, concurr
                 num_gpus=num_gpus, constructor=dict(kwargs, rgb=rgb))
 
 
-def classify(ds: Any, model: Any, *, top_k: int = 5, batch_size: int = 16, concurrency: int | tuple[int, int] = 1,
+def classify(ds: Any, model: Any, *, top_k: int = 5, batch_size: int = 16, concurrency: Concurrency = 1,
              num_cpus: float = 1, num_gpus: float = 0, rgb: bool = True, **kwargs: Any) -> Any:
     """Classifies every image of a Ray Dataset (see :func:`detect` for the inputs and arguments).
 
@@ -287,7 +293,7 @@ def classify(ds: Any, model: Any, *, top_k: int = 5, batch_size: int = 16, concu
                 num_gpus=num_gpus, constructor=dict(kwargs, rgb=rgb, top_k=top_k))
 
 
-def segment(ds: Any, model: Any, *, batch_size: int = 4, concurrency: int | tuple[int, int] = 1,
+def segment(ds: Any, model: Any, *, batch_size: int = 4, concurrency: Concurrency = 1,
             num_cpus: float = 1, num_gpus: float = 0, rgb: bool = True, **kwargs: Any) -> Any:
     """Segments every image of a Ray Dataset (see :func:`detect` for the inputs and arguments).
 
