@@ -293,3 +293,23 @@ def test_fastinfer_serve_command(cluster, photos):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_server_side_failure_is_a_500_and_the_replica_survives(cluster, photos, ddddocr_model):
+    """A real failure on the server (a model served at an input size it does not take): each request gets a 500
+    with the backend's message, and the same replica goes on answering."""
+    serve.shutdown()
+    port = raycluster.free_port()
+    serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": port})
+    serve.run(fastinfer.ray.serve_app(str(ddddocr_model), head="yolox", input_size=320, num_replicas=1),
+              name="broken", route_prefix="/")
+    base = f"http://127.0.0.1:{port}"
+    _wait_healthy(base)
+    pid = requests.get(f"{base}/model", timeout=10).json()["pid"]
+    for _ in range(3):
+        answer = _post_image(base, photos[0])
+        assert answer.status_code == 500
+        assert "expects input 1x3x416x416, got 1x3x320x320" in answer.json()["error"]
+    assert requests.get(f"{base}/healthz", timeout=10).status_code == 200
+    assert requests.get(f"{base}/model", timeout=10).json()["pid"] == pid
+    serve.shutdown()
