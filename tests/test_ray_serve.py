@@ -252,7 +252,8 @@ def test_load_latency_throughput_and_flat_rss(url, photos, max_batch_size):
     _wait_healthy(url)
     pids = _replica_pids(url)
     assert len(pids) == 2
-    Clients(url, photos, n=4, seconds=2).run().join()  # warm-up
+    # Warm-up: every photo at batch sizes up to 8 once, so ONNX Runtime's arena has grown to its working size.
+    Clients(url, photos, n=4, seconds=5).run().join()
     rss_before = {pid: _rss_kib(pid) for pid in pids}
     seconds = 8
     clients = Clients(url, photos, n=4, seconds=seconds).run().join()
