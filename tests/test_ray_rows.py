@@ -148,3 +148,13 @@ def test_detect_checks_its_arguments(raises_invalid):
         fastinfer.ray.detect(ds, num_gpus=-1)
     with raises_invalid(r"top_k must be an int >= 1, got 0"):
         fastinfer.ray.classify(ds, "model.onnx", top_k=0)
+
+
+def test_truncated_jpeg_is_an_error_not_a_grey_image(photos, raises_invalid):
+    """Rows are decoded strictly: half a JPEG is an error row, not a picture padded with grey."""
+    data = next(p for p in photos if p.suffix == ".jpg").read_bytes()
+    with raises_invalid(r"cannot decode row 7 \(\d+ bytes\)"):
+        fastinfer.ray.decode_bytes(data[: len(data) // 2], name="row 7")
+    rows = _rows.decode_batch({"bytes": _objects([data[: len(data) // 2], data])})
+    assert rows[0].image is None and rows[0].error.startswith("InvalidInputError: cannot decode row 0")
+    assert rows[1].error is None

@@ -45,7 +45,8 @@ def decode_bytes(data: bytes | bytearray | memoryview, *, name: str = "image") -
     """Decodes an encoded image (JPEG, PNG, ... whatever the core reads) into BGR uint8.
 
     The core reads files, so the bytes go through a private temporary file
-    (in ``/dev/shm`` where there is one), decoded by ``fastinfer.read_image``.
+    (in ``/dev/shm`` where there is one), decoded by ``fastinfer.read_image``
+    with ``strict=True``: a truncated file is an error, not a grey-padded image.
 
     Args:
         data: the encoded file's bytes.
@@ -66,7 +67,7 @@ def decode_bytes(data: bytes | bytearray | memoryview, *, name: str = "image") -
         handle.write(data)
         handle.flush()
         try:
-            return read_image(handle.name)
+            return read_image(handle.name, strict=True)
         except InvalidInputError as exc:
             # The core names the temporary file; the user knows the input.
             raise InvalidInputError(
@@ -82,7 +83,7 @@ def read_source(source: str) -> np.ndarray:
         with filesystem.open_input_stream(inner) as stream:
             return decode_bytes(stream.read(), name=source)
     path = source[len("file://"):] if source.startswith("file://") else source
-    return read_image(path)
+    return read_image(path, strict=True)
 
 
 def _text(value: Any) -> str | None:
