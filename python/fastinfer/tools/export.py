@@ -514,6 +514,8 @@ def _export_torch(torch, model, inputs, path, in_names, output_names, dynamic_ba
     """A TorchScript (``.pt``) or ``torch.export`` (``.pt2``) file, checked against the eager module."""
     import warnings as _warnings
 
+    from ..torch.backend import flatten_outputs, script_or_trace
+
     out_names, trials, expected, data_dependent = _reference(torch, model, inputs, output_names, dynamic_batch,
                                                              dynamic_hw)
     notes = notes + data_dependent
@@ -521,10 +523,8 @@ def _export_torch(torch, model, inputs, path, in_names, output_names, dynamic_ba
         _warnings.simplefilter("ignore", DeprecationWarning)  # torch >= 2.9 marks TorchScript deprecated
         try:
             if target == "torchscript":
-                try:
-                    program = torch.jit.script(model)
-                except Exception:  # not scriptable: trace it
-                    program = torch.jit.trace(model, inputs)
+                program, traced = script_or_trace(model, inputs)
+                if traced:
                     notes = notes + ["not scriptable: traced (control flow follows the example input)"]
                 torch.jit.save(program, str(path))
                 loaded = torch.jit.load(str(path))
@@ -551,7 +551,7 @@ def _export_torch(torch, model, inputs, path, in_names, output_names, dynamic_ba
 
     def run(trial_inputs):
         with torch.no_grad():
-            return [t.detach().cpu().numpy() for t in _flatten_outputs(torch, loaded(*trial_inputs))]
+            return [t.detach().cpu().numpy() for t in flatten_outputs(loaded(*trial_inputs))]
 
     checks = _parity(trials, expected, out_names, run)
     specs_in = tuple(TensorInfo(n, tuple(t.shape), str(t.dtype).replace("torch.", ""))
@@ -560,16 +560,6 @@ def _export_torch(torch, model, inputs, path, in_names, output_names, dynamic_ba
     report = ExportReport(path, None, specs_in, specs_out, tuple(checks), f"torch {torch.__version__}",
                           exporter=target, warnings=tuple(notes))
     return _finish(report, trials, check)
-
-
-def _flatten_outputs(torch, value) -> list:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for item in value for t in _flatten_outputs(torch, item)]
-    if isinstance(value, dict):
-        return [t for item in value.values() for t in _flatten_outputs(torch, item)]
-    raise ExportError(f"the exported program returned {type(value).__name__}, not tensors")
 
 
 def _export(torch, onnx, model, inputs, path, in_names, output_names, dynamic_batch, dynamic_hw, opset,

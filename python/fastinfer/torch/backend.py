@@ -50,14 +50,14 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return torch.device("cuda", index)
 
 
-def _flatten(value: Any) -> list[torch.Tensor]:
+def flatten_outputs(value: Any) -> list[torch.Tensor]:
     """A model's outputs (a tensor, or tuples/lists/dicts of them) as a flat list, in order."""
     if isinstance(value, torch.Tensor):
         return [value]
     if isinstance(value, (list, tuple)):
-        return [t for item in value for t in _flatten(item)]
+        return [t for item in value for t in flatten_outputs(item)]
     if isinstance(value, dict):
-        return [t for item in value.values() for t in _flatten(item)]
+        return [t for item in value.values() for t in flatten_outputs(item)]
     raise BackendError(f"torch backend: the model returned {type(value).__name__}, not tensors")
 
 
@@ -172,7 +172,7 @@ class TorchBackend:
             return self._replay(x)
         with torch.inference_mode():
             try:
-                outputs = _flatten(self.module(x))
+                outputs = flatten_outputs(self.module(x))
             except BackendError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a model's own failure, named
@@ -191,14 +191,14 @@ class TorchBackend:
                     stream = torch.cuda.Stream(self.device)
                     stream.wait_stream(torch.cuda.current_stream(self.device))
                     with torch.cuda.stream(stream), torch.inference_mode():
-                        outputs = _flatten(self.module(x))
+                        outputs = flatten_outputs(self.module(x))
                     torch.cuda.current_stream(self.device).wait_stream(stream)
                     self._output_count = len(outputs)
                     return outputs
                 static_in = x.clone()
                 graph = torch.cuda.CUDAGraph()
                 with torch.cuda.graph(graph), torch.inference_mode():
-                    static_out = _flatten(self.module(static_in))
+                    static_out = flatten_outputs(self.module(static_in))
                 self._graphs[key] = (graph, static_in, static_out)
                 log.debug("captured a CUDA graph for input %s", key)
             graph, static_in, static_out = self._graphs[key]
@@ -283,23 +283,28 @@ class TorchBackend:
         return f"TorchBackend({source}, device='{self.device}', half={self.half}, cuda_graph={self.cuda_graph})"
 
 
-def save_torchscript(module: torch.nn.Module, example: torch.Tensor, path: str | os.PathLike[str]) -> Path:
-    """Scripts (or, when scripting fails, traces) ``module`` and saves it; returns the path.
+def script_or_trace(module: torch.nn.Module, example: torch.Tensor | tuple[torch.Tensor, ...]) -> tuple[Any, bool]:
+    """``torch.jit.script(module)``, or its trace on ``example`` when it cannot be scripted; and whether it was traced.
 
     torch 2.9 and newer mark TorchScript deprecated in favour of
     ``torch.export``; TorchScript files still load in every torch release
     deployments run, so this writes them and keeps torch's notice out of the
     caller's warnings.
     """
-    module = module.eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         try:
-            program = torch.jit.script(module)
+            return torch.jit.script(module), False
         except Exception:  # noqa: BLE001 - not scriptable: trace instead
             with torch.no_grad():
-                program = torch.jit.trace(module, example)
-        out = Path(path)
+                return torch.jit.trace(module, example), True
+
+
+def save_torchscript(module: torch.nn.Module, example: torch.Tensor, path: str | os.PathLike[str]) -> Path:
+    """Scripts (or, when scripting fails, traces) ``module`` and saves it; returns the path."""
+    program, _ = script_or_trace(module.eval(), example)
+    out = Path(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.jit.save(program, str(out))
     return out
-
