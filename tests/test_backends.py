@@ -149,22 +149,25 @@ def test_bad_options_are_clear_errors(ddddocr_model):
         backends.load(ddddocr_model, backend="tensorrt")
 
 
-def _import_fastinfer_with(library: str) -> subprocess.CompletedProcess:
+def _load_model_with(library: str, model) -> subprocess.CompletedProcess:
+    """``import fastinfer`` (which loads no native code), then a model on ONNX Runtime loaded from ``library``."""
     env = dict(os.environ, FASTINFER_ONNXRUNTIME_LIB=library)
-    return subprocess.run([sys.executable, "-c", "import fastinfer"], env=env, capture_output=True, text=True,
+    code = "import sys, fastinfer; print('imported', flush=True); fastinfer.Detector(sys.argv[1])"
+    return subprocess.run([sys.executable, "-c", code, str(model)], env=env, capture_output=True, text=True,
                           timeout=120)
 
 
-def test_import_fails_clearly_when_the_library_cannot_load(tmp_path):
+def test_first_model_fails_clearly_when_the_library_cannot_load(tmp_path, ddddocr_model):
     bogus = tmp_path / "libonnxruntime.so.1"
     bogus.write_bytes(b"\x7fELF not really")
-    result = _import_fastinfer_with(str(bogus))
+    result = _load_model_with(str(bogus), ddddocr_model)
     assert result.returncode != 0
-    assert "ImportError: fastinfer: cannot load ONNX Runtime from" in result.stderr
+    assert result.stdout.startswith("imported")
+    assert "fastinfer.BackendUnavailableError: cannot load ONNX Runtime from" in result.stderr
 
 
-def test_import_fails_clearly_when_onnxruntime_is_too_old(tmp_path):
-    """An onnxruntime release older than the headers' API version is refused at import."""
+def test_first_model_fails_clearly_when_onnxruntime_is_too_old(tmp_path, ddddocr_model):
+    """An onnxruntime release older than the headers' API version is refused when a model first needs it."""
     api = _core.ort_api_version()
     old = f"1.{api - 1}.*"
     download = subprocess.run(
@@ -176,7 +179,8 @@ def test_import_fails_clearly_when_onnxruntime_is_too_old(tmp_path):
         member = next(n for n in archive.namelist() if "/capi/libonnxruntime.so" in n)
         library = tmp_path / Path(member).name
         library.write_bytes(archive.read(member))
-    result = _import_fastinfer_with(str(library))
+    result = _load_model_with(str(library), ddddocr_model)
     assert result.returncode != 0
+    assert "fastinfer.BackendUnavailableError" in result.stderr
     assert f"is older than fastinfer needs: it was built against ONNX Runtime API version {api}" in result.stderr
     assert "pip install 'onnxruntime>=1." in result.stderr

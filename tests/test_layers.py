@@ -3,7 +3,7 @@ and the code parses with the grammar of the oldest Python that pyproject.toml pr
 
 Layers, lowest first (a module may import its own layer and the ones below, never one above):
 
-0. ``_core``, ``errors``, ``validate``, ``_deprecation``, ``_version``: the foundation;
+0. ``_core``, ``_native`` (loads ``_core`` on first use), ``errors``, ``validate``, ``_deprecation``, ``_version``: the foundation;
 1. ``io``, ``formats``, ``runtime``, ``models``, ``convert``, ``torch``: reading images and files, running models;
 2. ``results``: what tasks return;
 3. ``tasks``: Detector, Classifier, Segmenter on one base;
@@ -30,7 +30,7 @@ import fastinfer
 PACKAGE = Path(fastinfer.__file__).parent
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 LAYERS = {
-    "_core": 0, "errors": 0, "validate": 0, "_deprecation": 0, "_version": 0,
+    "_core": 0, "_native": 0, "errors": 0, "validate": 0, "_deprecation": 0, "_version": 0,
     "io": 1, "formats": 1, "runtime": 1, "models": 1, "convert": 1, "torch": 1,
     "results": 2,
     "tasks": 3,

@@ -1,6 +1,7 @@
-// fastinfer._core: the exception classes (fastinfer.FastInferError and its
-// subclasses, fastinfer.ImageWarning) and the translation of every C++
-// exception into them.
+// fastinfer._core: the translation of every C++ exception into fastinfer's
+// exception classes. The classes are defined in Python (fastinfer/errors.py,
+// so `import fastinfer` needs no native code); the core takes them from there
+// when it loads and keeps them as module attributes too.
 #include <cstring>
 #include <string>
 
@@ -21,13 +22,10 @@ PyObject* g_backend_error = nullptr;
 PyObject* g_backend_unavailable_error = nullptr;
 PyObject* g_image_warning = nullptr;
 
-PyObject* new_exception(py::module_& m, const char* name, PyObject* bases, const char* doc) {
-  // Public under the package's name: fastinfer re-exports these classes.
-  const std::string qualified = std::string("fastinfer.") + name;
-  PyObject* type = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases, nullptr);
-  if (!type) throw py::error_already_set();
-  m.add_object(name, py::handle(type));  // the module keeps a reference
-  return type;
+PyObject* python_class(py::module_& m, const py::module_& errors, const char* name) {
+  py::object type = errors.attr(name);
+  m.add_object(name, type);  // the module keeps a reference for the process's lifetime
+  return type.ptr();
 }
 
 // Messages may quote text from a damaged file (names, a runtime's errors): invalid UTF-8 is replaced, so the
@@ -40,17 +38,13 @@ void set_error(PyObject* type, const char* what) {
 }
 
 void register_exceptions(py::module_& m) {
-  g_base_error = new_exception(m, "FastInferError", PyExc_Exception, "Base class of every fastinfer error.");
-  g_model_load_error = new_exception(m, "ModelLoadError", g_base_error,
-                                     "A model, cfg, weights or labels file cannot be used.");
-  py::tuple invalid_bases = py::make_tuple(py::handle(g_base_error), py::handle(PyExc_ValueError));
-  g_invalid_input_error = new_exception(m, "InvalidInputError", invalid_bases.ptr(),
-                                        "An argument or input is not what the call needs.");
-  g_backend_error = new_exception(m, "BackendError", g_base_error, "An inference backend failed.");
-  g_backend_unavailable_error = new_exception(m, "BackendUnavailableError", g_base_error,
-                                              "A backend or execution provider is not installed or too old.");
-  g_image_warning = new_exception(m, "ImageWarning", PyExc_UserWarning,
-                                  "An image file was read but is damaged (for example truncated).");
+  const py::module_ errors = py::module_::import("fastinfer.errors");
+  g_base_error = python_class(m, errors, "FastInferError");
+  g_model_load_error = python_class(m, errors, "ModelLoadError");
+  g_invalid_input_error = python_class(m, errors, "InvalidInputError");
+  g_backend_error = python_class(m, errors, "BackendError");
+  g_backend_unavailable_error = python_class(m, errors, "BackendUnavailableError");
+  g_image_warning = python_class(m, errors, "ImageWarning");
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);

@@ -25,15 +25,18 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
+from . import _native
+
+_native.install(sys.modules[__name__])  # before anything imports the core: it loads on first use
+
 from . import models
 from ._version import __version__
 from .errors import BackendError, BackendUnavailableError, FastInferError, InvalidInputError, ModelLoadError
 from .formats.ssd import SSDConfig, SSDPriors
 from .io.images import ImageWarning, load_image, read_image, write_image
-from .io.stream import Stream, StreamWarning, VideoReader, VideoWriter
+from .io.stream import Stream, StreamWarning
 from .results import Classification, Segmentation
 from .results.detections import Detections
-from .runtime import backends as _backends
 from .runtime.quantization import quantize
 from .tasks.base import Task
 from .tasks.classify import Classifier
@@ -57,18 +60,12 @@ if TYPE_CHECKING:  # the class the core defines, spelled out for type checkers (
         pad_y: _np.ndarray
         image_width: _np.ndarray
         image_height: _np.ndarray
-else:
-    from ._core import Transforms
+    from ._core import VideoReader, VideoWriter
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-# ONNX Runtime is loaded into the core now, so an installed onnxruntime that
-# is too old (or broken) is reported here rather than at the first model.
-if _backends.onnxruntime_library() is not None:
-    try:
-        _backends.load_onnxruntime()
-    except BackendUnavailableError as _exc:
-        raise ImportError(f"fastinfer: {_exc}") from _exc
+#: Names read from the native core when first used (the core loads then, see ``_native``).
+_FROM_CORE = ("Transforms", "VideoReader", "VideoWriter")
 
 
 #: Module paths of fastinfer 0.1 -> the modules that hold that code now; both import paths work.
@@ -107,6 +104,8 @@ sys.meta_path.append(_MovedModules())
 
 
 def __getattr__(name: str) -> Any:
+    if name in _FROM_CORE:
+        return getattr(_native.load(), name)
     # fastinfer.convert imports the onnx package: loaded on first use only; old module paths likewise.
     if name == "convert" or name in _MOVED:
         return importlib.import_module(f"{__name__}.{name}")

@@ -1,30 +1,54 @@
 """Exception hierarchy of fastinfer.
 
-The classes are defined by the native core, so an error raised in C++ and one
-raised in Python are the same type::
+The native core raises these same classes (it takes them from this module
+when it loads), so an error raised in C++ and one raised in Python are the
+same type::
 
     FastInferError
     ├── ModelLoadError      a model, cfg, weights or labels file cannot be used
     ├── InvalidInputError   a bad argument or input (also a ValueError)
     ├── BackendError        an inference backend failed
     └── BackendUnavailableError  a backend or provider is missing or too old
+
+``ImageWarning`` (a ``UserWarning``) is issued for an image file that was read
+but is damaged.
 """
 
-from typing import TYPE_CHECKING
+__all__ = ["FastInferError", "ModelLoadError", "InvalidInputError", "BackendError", "BackendUnavailableError",
+           "ImageWarning"]
 
-if TYPE_CHECKING:  # the same hierarchy, spelled out for type checkers (the generated stub cannot)
 
-    class FastInferError(Exception): ...
+class FastInferError(Exception):
+    """Base class of every fastinfer error."""
 
-    class ModelLoadError(FastInferError): ...
+    __module__ = "fastinfer"
 
-    class InvalidInputError(FastInferError, ValueError): ...
 
-    class BackendError(FastInferError): ...
+class ModelLoadError(FastInferError):
+    """A model, cfg, weights or labels file cannot be used."""
 
-    class BackendUnavailableError(FastInferError): ...
+    __module__ = "fastinfer"
 
-else:
-    from ._core import BackendError, BackendUnavailableError, FastInferError, InvalidInputError, ModelLoadError
 
-__all__ = ["FastInferError", "ModelLoadError", "InvalidInputError", "BackendError", "BackendUnavailableError"]
+class InvalidInputError(FastInferError, ValueError):
+    """An argument or input is not what the call needs."""
+
+    __module__ = "fastinfer"
+
+
+class BackendError(FastInferError):
+    """An inference backend failed."""
+
+    __module__ = "fastinfer"
+
+
+class BackendUnavailableError(FastInferError):
+    """A backend or execution provider is not installed or too old."""
+
+    __module__ = "fastinfer"
+
+
+class ImageWarning(UserWarning):
+    """An image file was read but is damaged (for example truncated)."""
+
+    __module__ = "fastinfer"

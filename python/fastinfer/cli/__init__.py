@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import FastInferError, InvalidInputError
+from ..io import stream as _stream
 from ..io.images import read_image, write_image
-from ..io.stream import VideoWriter, is_video_path
+from ..io.stream import is_video_path
 from ..runtime.backends import BACKENDS
 from ..tasks.classify import Classifier
 from ..tasks.detect import HEADS, PRECISIONS, Detector
@@ -113,7 +114,7 @@ def _detect_video(detector: Detector, source: str, args: argparse.Namespace) -> 
                 inference_ms = timings["forward_ms"] / timings["batch"]
                 if out is not None:
                     if writer is None:
-                        writer = VideoWriter(str(out), stream.fps or 30.0, (frame.shape[1], frame.shape[0]))
+                        writer = _stream.VideoWriter(str(out), stream.fps or 30.0, (frame.shape[1], frame.shape[0]))
                     writer.write(draw_inference_time(dets.draw(frame), inference_ms))
                 if args.json:
                     record = {"source": source, "frame": index, "time_ms": round(inference_ms, 2), **dets.to_dict()}

@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Union
 
 import numpy as np
 
 from .. import _core
+from ..errors import ImageWarning as ImageWarning
 from ..errors import InvalidInputError
 from ..validate import check_path
-
-if TYPE_CHECKING:  # the class the core defines, spelled out for type checkers (the generated stub cannot)
-    class ImageWarning(UserWarning):
-        """An image file was read but is damaged (for example truncated)."""
-else:
-    from .._core import ImageWarning as ImageWarning
 
 ImageLike = Union[str, "os.PathLike[str]", np.ndarray]
 
 #: Image files declaring more pixels than this are refused before decoding (a
 #: small file can claim 30000x30000 and take gigabytes). Default 2**28
 #: (16384 x 16384), or ``$FASTINFER_MAX_IMAGE_PIXELS``; 0 turns the limit off.
-MAX_IMAGE_PIXELS: int = int(os.environ.get("FASTINFER_MAX_IMAGE_PIXELS", _core.DEFAULT_MAX_IMAGE_PIXELS))
+#: The core's default is the same number (``_core.DEFAULT_MAX_IMAGE_PIXELS``, checked by a test).
+DEFAULT_MAX_IMAGE_PIXELS = 2**28
+MAX_IMAGE_PIXELS: int = int(os.environ.get("FASTINFER_MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS))
 
 
 def load_image(source: ImageLike, *, name: str = "image", bgr: bool = True) -> np.ndarray:

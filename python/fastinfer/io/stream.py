@@ -39,8 +39,15 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 T = TypeVar("T")
 
-VideoReader = _core.VideoReader
-VideoWriter = _core.VideoWriter
+if TYPE_CHECKING:  # pragma: no cover
+    VideoReader = _core.VideoReader
+    VideoWriter = _core.VideoWriter
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("VideoReader", "VideoWriter"):  # the core's classes; it loads on first use
+        return getattr(_core, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: File suffixes read as images in folders (OpenCV imgcodecs' formats).
 IMAGE_SUFFIXES = (".bmp", ".dib", ".jpg", ".jpeg", ".jpe", ".jp2", ".png", ".webp", ".pbm", ".pgm", ".ppm", ".pxm",
@@ -178,14 +185,14 @@ def open_source(source: Source) -> _Source:
     """
     if isinstance(source, (int, np.integer)) and not isinstance(source, bool):
         # Defect 9 of issue 17: an index OpenCV cannot take is named, not a pybind11 TypeError.
-        return _video_source(VideoReader(check_int("source (a camera index)", source, low=0, high=MAX_CAMERA)))
+        return _video_source(_core.VideoReader(check_int("source (a camera index)", source, low=0, high=MAX_CAMERA)))
     if isinstance(source, (str, os.PathLike)):
         path = Path(check_path("source", source))
         if path.is_dir():
             return _folder_source(path)
         if path.suffix.lower() in IMAGE_SUFFIXES:
             return _list_source([path])
-        return _video_source(VideoReader(os.fspath(path)))
+        return _video_source(_core.VideoReader(os.fspath(path)))
     if isinstance(source, (list, tuple)):
         return _list_source(list(source))
     raise InvalidInputError("source must be a video file, a camera index, a folder, or a list of image paths or "
