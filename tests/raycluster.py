@@ -107,12 +107,14 @@ class Cluster:
     address: str = ""
     nodes: list[Node] = field(default_factory=list)
 
-    def start_node(self, num_cpus: int, *, head: bool = False, extra: list[str] | None = None) -> Node:
+    def start_node(self, num_cpus: int, *, head: bool = False, extra: list[str] | None = None,
+                   ip: str | None = None) -> Node:
         name = "head" if head else f"worker{len(self.nodes)}"
         log = self.root / f"{name}.log"
         # Ray replaces 127.0.0.1 and localhost by the machine's outward address
-        # in a multi-node cluster; other loopback addresses it keeps.
-        ip = f"127.0.0.{len(self.nodes) + 2}"
+        # in a multi-node cluster; other loopback addresses it keeps. A one-node
+        # cluster may use 127.0.0.1 (where a plain ray.init() driver finds itself).
+        ip = ip or f"127.0.0.{len(self.nodes) + 2}"
         args = [RAY, "start", "--block", "--num-cpus", str(num_cpus), "--num-gpus", "0",
                 "--node-ip-address", ip, "--disable-usage-stats",
                 "--node-manager-port", str(free_port()), "--object-manager-port", str(free_port()),
