@@ -106,6 +106,18 @@ def test_read_binary_files_rows_equal_the_detector(cluster, photos, reference):
         _assert_row_matches(row, reference[Path(row["path"]).name])
 
 
+def test_a_pool_larger_than_the_cluster_is_refused(cluster, photos):
+    """Two 1-CPU nodes cannot hold 3 one-CPU actors: Ray would wait for them forever; fastinfer says so."""
+    ds = ray.data.read_binary_files([str(p) for p in photos], include_paths=True)
+    with pytest.raises(fastinfer.InvalidInputError,
+                       match=r"concurrency=3 starts 3 actors of num_cpus=1, 3 CPUs, but the Ray cluster has 2: .*"
+                             r"concurrency=\(1, 3\)"):
+        fastinfer.ray.detect(ds, "yolov3-tiny", concurrency=3, num_cpus=1)
+    with pytest.raises(fastinfer.InvalidInputError, match=r"num_gpus=1, 1 GPUs, but the Ray cluster has 0"):
+        fastinfer.ray.detect(ds, "yolov3-tiny", concurrency=1, num_gpus=1)
+    fastinfer.ray.detect(ds, "yolov3-tiny", concurrency=(1, 3))  # an autoscaling pool starts within it
+
+
 def _actor_pids(node: raycluster.Node) -> list[int]:
     """PIDs of the Ray Data actors running BatchDetector among the processes of ``node``."""
     found = []

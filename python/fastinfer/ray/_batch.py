@@ -214,6 +214,21 @@ def _check_resources(name: str, value: Any) -> float:
     return float(value)
 
 
+def _check_fits(actors: int, num_cpus: float, num_gpus: float, concurrency: Concurrency) -> None:
+    """A pool the connected cluster can never hold would wait for its actors forever: refused instead."""
+    if not ray.is_initialized():
+        return  # Ray Data starts a local Ray when the job runs; it is sized to this machine then
+    total = ray.cluster_resources()
+    for resource, each in (("CPU", num_cpus), ("GPU", num_gpus)):
+        have = float(total.get(resource, 0.0))
+        if actors * each > have:
+            what = "num_cpus" if resource == "CPU" else "num_gpus"
+            raise InvalidInputError(
+                f"concurrency={concurrency!r} starts {actors} actors of {what}={each:g}, "
+                f"{actors * each:g} {resource}s, but the Ray cluster has {have:g}: the job would wait for them "
+                f"forever. Start fewer actors, or an autoscaling pool such as concurrency=(1, {actors})")
+
+
 def _map(actor: Callable[..., Any], ds: Any, model: Any, *, batch_size: int, concurrency: Concurrency,
          num_cpus: float, num_gpus: float, constructor: dict[str, Any]) -> Any:
     _check_positive("batch_size", batch_size)
@@ -227,9 +242,11 @@ def _map(actor: Callable[..., Any], ds: Any, model: Any, *, batch_size: int, con
             raise InvalidInputError(f"concurrency must have min <= initial <= max, got {concurrency!r}")
         pool = ray.data.ActorPoolStrategy(min_size=low, max_size=high, initial_size=initial)
     else:
-        pool = ray.data.ActorPoolStrategy(size=_check_positive("concurrency", concurrency))
+        low = initial = _check_positive("concurrency", concurrency)
+        pool = ray.data.ActorPoolStrategy(size=low)
     num_cpus = _check_resources("num_cpus", num_cpus)
     num_gpus = _check_resources("num_gpus", num_gpus)
+    _check_fits(initial, num_cpus, num_gpus, concurrency)
     if not isinstance(ds, ray.data.Dataset):
         raise InvalidInputError(f"ds must be a ray.data.Dataset, got {type(ds).__name__}")
     return ds.map_batches(actor, fn_constructor_args=(model,), fn_constructor_kwargs=constructor,
