@@ -50,7 +50,8 @@ py::object make_transforms_type() {
 
 py::tuple make_blob_py(const py::object& images, std::pair<int, int> size, const std::string& mode, bool swap_rb,
                     double scale, const std::vector<double>& mean, const std::vector<double>& std_,
-                    double pad_value, bool center, const std::string& sizing, int resize) {
+                    double pad_value, bool center, const std::string& sizing, int resize,
+                    const std::string& resample) {
   BlobParams p;
   p.width = size.first;
   p.height = size.second;
@@ -63,6 +64,7 @@ py::tuple make_blob_py(const py::object& images, std::pair<int, int> size, const
   p.center = center;
   p.sizing = parse_letterbox_sizing(sizing);
   p.resize = resize;
+  p.resample = parse_resample(resample);
   p.validate();
   std::vector<py::array> keep;
   std::vector<cv::Mat> mats = bgr_images(images, keep);
@@ -110,12 +112,14 @@ void bind_images(py::module_& m) {
         py::arg("swap_rb") = true, py::arg("scale") = 1.0 / 255.0, py::arg("mean") = std::vector<double>{0.0},
         py::arg("std") = std::vector<double>{1.0}, py::arg("pad_value") = 127.5, py::kw_only(),
         py::arg("center") = true, py::arg("sizing") = "darknet", py::arg("resize") = 0,
+        py::arg("resample") = "cv2",
         "Images (HxWx{1,3,4} uint8, BGR) -> (NCHW float32 blob, Transforms: an (N, 6) float64 array whose columns "
         "scale_x, scale_y, pad_x, pad_y, image_width, image_height are also named properties). mode: 'stretch', 'crop', 'letterbox', 'pad_resize' (pad to the input's aspect ratio, then "
         "stretch) or 'resize_crop' (shorter side to `resize`, then cut the input size from the centre: ImageNet's "
         "Resize + CenterCrop); center=False puts the image at the top-left (padding at the bottom/right); sizing "
         "(letterbox): 'darknet' (integer sizes, per-axis scales), 'floor' or 'round' (one ratio, int() or round() "
-        "sizes).");
+        "sizes); resample: 'cv2' (OpenCV's bilinear, cv2.resize INTER_LINEAR) or 'pil' (antialiased bilinear, "
+        "PIL's Image.resize BILINEAR as torchvision's Resize uses it, to the pixel).");
   m.def(
       "imread",
       [](const std::string& path, uint64_t max_pixels, bool strict) {

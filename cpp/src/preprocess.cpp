@@ -104,13 +104,15 @@ struct Placement {
   Transform transform;
 };
 
-// `image` resized to exactly width x height (bilinear), or itself when it
-// already has that size.
-cv::Mat stretched(const cv::Mat& image, int width, int height) {
-  if (image.cols == width && image.rows == height) return image;
+// `image` resized to exactly width x height (bilinear, OpenCV's or PIL's), or
+// itself when it already has that size. With PIL's, a non-empty `roi` of the
+// result is all that is computed (and returned).
+cv::Mat stretched(const cv::Mat& image, int width, int height, Resample resample, const cv::Rect& roi = cv::Rect()) {
+  if (image.cols == width && image.rows == height) return roi.empty() ? image : image(roi);
+  if (resample == Resample::kPil) return resize_pil(image, width, height, roi);
   cv::Mat out;
   cv::resize(image, out, cv::Size(width, height), 0, 0, cv::INTER_LINEAR);
-  return out;
+  return roi.empty() ? out : out(roi);
 }
 
 Placement place(const cv::Mat& image, const BlobParams& p) {
@@ -121,7 +123,7 @@ Placement place(const cv::Mat& image, const BlobParams& p) {
   out.transform.image_height = ih;
   switch (p.mode) {
     case ResizeMode::kStretch: {
-      out.pixels = stretched(image, p.width, p.height);
+      out.pixels = stretched(image, p.width, p.height, p.resample);
       out.transform.scale_x = static_cast<float>(p.width) / iw;
       out.transform.scale_y = static_cast<float>(p.height) / ih;
       break;
@@ -133,7 +135,21 @@ Placement place(const cv::Mat& image, const BlobParams& p) {
       float factor = 1.f;
       if (iw != p.width || ih != p.height) {
         factor = std::max(p.width / static_cast<float>(iw), p.height / static_cast<float>(ih));
-        cv::resize(image, resized, cv::Size(), factor, factor, cv::INTER_LINEAR);
+        if (p.resample == Resample::kCv2) {
+          cv::resize(image, resized, cv::Size(), factor, factor, cv::INTER_LINEAR);
+        } else {
+          // PIL's filter at the size cv::resize computes from the factor (rounded products).
+          const int rw = cvRound(iw * static_cast<double>(factor));
+          const int rh = cvRound(ih * static_cast<double>(factor));
+          const int cx = p.center ? (rw - p.width) / 2 : 0;
+          const int cy = p.center ? (rh - p.height) / 2 : 0;
+          out.pixels = resize_pil(image, rw, rh, cv::Rect(cx, cy, p.width, p.height));
+          out.transform.scale_x = factor;
+          out.transform.scale_y = factor;
+          out.transform.pad_x = static_cast<float>(-cx);
+          out.transform.pad_y = static_cast<float>(-cy);
+          break;
+        }
       }
       const int cx = p.center ? (resized.cols - p.width) / 2 : 0;
       const int cy = p.center ? (resized.rows - p.height) / 2 : 0;
@@ -154,10 +170,9 @@ Placement place(const cv::Mat& image, const BlobParams& p) {
                                                short_side);
       const int rw = portrait ? p.resize : scaled_long;
       const int rh = portrait ? scaled_long : p.resize;
-      const cv::Mat resized = stretched(image, rw, rh);
       const int cx = p.center ? static_cast<int>(std::nearbyint((rw - p.width) / 2.0)) : 0;
       const int cy = p.center ? static_cast<int>(std::nearbyint((rh - p.height) / 2.0)) : 0;
-      out.pixels = resized(cv::Rect(cx, cy, p.width, p.height));
+      out.pixels = stretched(image, rw, rh, p.resample, cv::Rect(cx, cy, p.width, p.height));
       out.transform.scale_x = static_cast<float>(rw) / iw;
       out.transform.scale_y = static_cast<float>(rh) / ih;
       out.transform.pad_x = static_cast<float>(-cx);
@@ -190,7 +205,7 @@ Placement place(const cv::Mat& image, const BlobParams& p) {
         new_h = std::min(new_h, p.height);
         scale_x = scale_y = static_cast<float>(r);
       }
-      out.pixels = stretched(image, new_w, new_h);
+      out.pixels = stretched(image, new_w, new_h, p.resample);
       out.offset_x = p.center ? (p.width - new_w) / 2 : 0;
       out.offset_y = p.center ? (p.height - new_h) / 2 : 0;
       out.transform.scale_x = scale_x;
@@ -210,7 +225,7 @@ Placement place(const cv::Mat& image, const BlobParams& p) {
       cv::Mat canvas;
       cv::copyMakeBorder(image, canvas, top, canvas_h - ih - top, left, canvas_w - iw - left, cv::BORDER_CONSTANT,
                          cv::Scalar::all(p.pad_value));
-      out.pixels = stretched(canvas, p.width, p.height);
+      out.pixels = stretched(canvas, p.width, p.height, p.resample);
       out.transform.scale_x = static_cast<float>(p.width) / canvas_w;
       out.transform.scale_y = static_cast<float>(p.height) / canvas_h;
       out.transform.pad_x = left * out.transform.scale_x;

@@ -8,6 +8,8 @@
 
 #include <opencv2/core.hpp>
 
+#include "fastinfer/resample.hpp"
+
 namespace fastinfer {
 
 // kStretch: resize to the input size, ignoring the aspect ratio.
@@ -61,6 +63,9 @@ struct BlobParams {
   // kResizeCrop only (0 for the other modes): the shorter side's length
   // before the crop; at least max(width, height), so the crop always fits.
   int resize = 0;
+  // How every mode resizes: OpenCV's bilinear (kCv2) or PIL's antialiased
+  // bilinear (kPil, resample.hpp). Padding, crops and transforms are the same.
+  Resample resample = Resample::kCv2;
 
   void validate() const;
 };
