@@ -149,7 +149,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _classify(args: argparse.Namespace) -> int:
     classifier = Classifier(args.model, names=args.names, input_size=args.input_size, resize=args.resize,
-                            mean=args.mean, std=args.std, backend=args.backend)
+                            mean=args.mean, std=args.std, resample=args.resample, backend=args.backend)
     failures = 0
     for path in args.images:
         try:
@@ -303,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="class names file, one per line (default: ImageNet's for 1000 classes)")
     classify.add_argument("--input-size", type=int, default=224, help="centre crop fed to the model (default: 224)")
     classify.add_argument("--resize", type=int, default=256, help="shorter side before the crop (default: 256)")
+    classify.add_argument("--resample", choices=("pil", "cv2"), default="pil",
+                          help="resize: pil (antialiased, as torchvision on PIL images; default) or cv2 (OpenCV's "
+                          "bilinear)")
     classify.add_argument("--mean", type=float, nargs=3, default=IMAGENET_MEAN, metavar=("R", "G", "B"),
                           help="normalisation mean in pixel/255 units (default: ImageNet's)")
     classify.add_argument("--std", type=float, nargs=3, default=IMAGENET_STD, metavar=("R", "G", "B"),

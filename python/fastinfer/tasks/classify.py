@@ -16,7 +16,7 @@ from ..results.classification import Classification
 from ..runtime import backends
 from ..validate import Size, check_bool, check_channels, check_choice, check_instance, check_size, is_int
 from .base import Names, Task, read_names
-from .preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from .preprocessing import IMAGENET_MEAN, IMAGENET_STD, RESAMPLES, Preprocessing
 
 __all__ = ["Classifier", "Classification", "IMAGENET_MEAN", "IMAGENET_STD", "imagenet_classes"]
 
@@ -31,9 +31,11 @@ class Classifier(Task[Classification]):
     """An image classifier (ImageNet-style: one ``(N, classes)`` output).
 
     Pre-processing, in the C++ core, is the standard ImageNet evaluation
-    pipeline: the shorter side resized to ``resize`` (bilinear), the centre
-    ``input_size`` cut out (torchvision's ``Resize`` + ``CenterCrop``), RGB,
-    ``(pixel / 255 - mean) / std``. Softmax and top-k run in C++ too.
+    pipeline as torchvision runs it on PIL images: the shorter side resized to
+    ``resize`` with PIL's antialiased bilinear filter (the same pixels as
+    ``Resize(resize)``), the centre ``input_size`` cut out (``CenterCrop``'s
+    offsets), RGB, ``(pixel / 255 - mean) / std``. Softmax and top-k run in
+    C++ too.
 
     Args:
         model: an ONNX classifier whose output is ``(N, classes)`` logits or
@@ -46,6 +48,10 @@ class Classifier(Task[Classification]):
             input size's larger side); 256 for 224 is the usual 0.875 ratio.
         mean: per RGB channel, in pixel / 255 units (1 or 3 values).
         std: per RGB channel, in pixel / 255 units (1 or 3 values).
+        resample: ``"pil"`` (default): PIL's / torchvision's antialiased
+            bilinear resize; ``"cv2"``: OpenCV's bilinear without antialiasing
+            (fastinfer 0.x before this option; faster, further from the
+            pipeline the models were validated with).
         softmax: ``None`` (default) applies softmax unless the model already
             does (every output row >= 0 and summing to 1), so it is never
             applied twice; ``True`` or ``False`` decides.
@@ -56,7 +62,7 @@ class Classifier(Task[Classification]):
         threads: ONNX Runtime intra-op threads (None: its default).
         providers: ONNX Runtime execution providers, e.g. ``["CUDAExecutionProvider"]``.
         preprocessing: a whole ``fastinfer.Preprocessing`` instead of
-            ``resize``, ``mean`` and ``std``.
+            ``resize``, ``mean``, ``std`` and ``resample``.
         graph_optimization: ONNX Runtime graph optimisation level.
         backend_options: any backend's own options (see ``fastinfer.runtime.backends.load``).
 
@@ -78,7 +84,8 @@ class Classifier(Task[Classification]):
     @renamed_arguments(labels="names")
     def __init__(self, model: str | os.PathLike[str] | Any, *, names: Names | None = None, input_size: Size = 224,
                  resize: int = 256, mean: float | Sequence[float] = IMAGENET_MEAN,
-                 std: float | Sequence[float] = IMAGENET_STD, softmax: bool | None = None, backend: str = "auto",
+                 std: float | Sequence[float] = IMAGENET_STD, resample: str = "pil", softmax: bool | None = None,
+                 backend: str = "auto",
                  threads: int | None = None, providers: Sequence[str] | None = None,
                  preprocessing: Preprocessing | None = None, graph_optimization: str = "all",
                  device: str | None = None, half: bool = False,
@@ -91,8 +98,9 @@ class Classifier(Task[Classification]):
             if not is_int(resize) or resize < max(self.input_size):
                 raise InvalidInputError(f"resize (the shorter side before the centre crop) must be an int of at least "
                                         f"{max(self.input_size)}, the input size's larger side, got {resize!r}")
+            check_choice("resample", resample, RESAMPLES)
             preprocessing = Preprocessing(mode="resize_crop", resize=int(resize), mean=check_channels("mean", mean),
-                                          std=check_channels("std", std))
+                                          std=check_channels("std", std), resample=resample)
         self.preprocessing = preprocessing
 
         options: dict[str, Any] = dict(threads=threads, providers=providers, graph_optimization=graph_optimization,
@@ -158,7 +166,7 @@ class Classifier(Task[Classification]):
     def __repr__(self) -> str:
         w, h = self.input_size
         return (f"Classifier(model='{self.model_path}', backend='{self.backend.name}', input_size={w}x{h}, "
-                f"resize={self.resize}, classes={len(self.names)})")
+                f"resize={self.resize}, resample='{self.resample}', classes={len(self.names)})")
 
     def check_options(self, *, top_k: int = 5) -> dict[str, Any]:
         """Per-call option: ``top_k``, how many classes each result keeps."""
@@ -166,8 +174,13 @@ class Classifier(Task[Classification]):
             raise InvalidInputError(f"top_k must be an int >= 1, got {top_k!r}")
         return {"top_k": int(top_k)}
 
+    @property
+    def resample(self) -> str:
+        """How images are resized: ``"pil"`` (antialiased, torchvision's) or ``"cv2"``."""
+        return self.preprocessing.resample
+
     def metadata_extra(self) -> dict[str, Any]:
-        return {"resize": self.resize}
+        return {"resize": self.resize, "resample": self.resample}
 
     def postprocess(self, outputs: Sequence[np.ndarray], transforms: np.ndarray, *,
                     top_k: int = 5) -> list[tuple[np.ndarray, np.ndarray, bool]]:

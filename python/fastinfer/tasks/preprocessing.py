@@ -22,6 +22,10 @@ from ..validate import check_channels, check_choice, is_int
 
 MODES = ("stretch", "crop", "letterbox", "pad_resize", "resize_crop")
 SIZINGS = ("darknet", "floor", "round")
+#: How images are resized: OpenCV's bilinear (``cv2.resize(..., INTER_LINEAR)``: two source pixels per axis, no
+#: antialiasing) or PIL's antialiased bilinear (``Image.resize(size, Image.BILINEAR)``, what torchvision's
+#: ``Resize`` does to PIL images: every source pixel counts when shrinking), to the pixel.
+RESAMPLES = ("cv2", "pil")
 
 #: torchvision's ImageNet normalisation, per RGB channel, in pixel / 255 units.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -49,6 +53,10 @@ class Preprocessing:
         sizing: ``letterbox`` sizes: ``"darknet"`` (per-axis integer scales),
             ``"floor"`` or ``"round"`` (one ratio).
         resize: ``resize_crop`` only: the shorter side's length before the crop.
+        resample: how every mode resizes: ``"cv2"`` (OpenCV's bilinear, what
+            the detector families were trained with) or ``"pil"`` (PIL's
+            antialiased bilinear, torchvision's ``Resize`` on PIL images: the
+            ImageNet pipeline classifiers are trained and evaluated with).
 
     ``scale`` (deprecated) keeps the convention of fastinfer 0.1: the network
     saw ``(pixel - mean) * scale / std`` with ``mean`` in raw pixels. Given,
@@ -69,10 +77,12 @@ class Preprocessing:
     center: bool = True
     sizing: str = "darknet"
     resize: int | None = None
+    resample: str = "cv2"
 
     def __post_init__(self) -> None:
         check_choice("preprocessing mode", self.mode, MODES)
         check_choice("preprocessing sizing", self.sizing, SIZINGS)
+        check_choice("preprocessing resample", self.resample, RESAMPLES)
         mean, std = check_channels("mean", self.mean), check_channels("std", self.std)
         if not all(s != 0 for s in std):
             raise InvalidInputError(f"std values must be finite and non-zero, got {std}")
@@ -108,7 +118,8 @@ class Preprocessing:
         """The keyword arguments of ``_core.make_blob``: mean in raw pixels, ``scale / std`` as the factor."""
         args: dict[str, Any] = {"mode": self.mode, "swap_rb": self.swap_rb, "scale": _CORE_SCALE,
                                 "mean": [255.0 * m for m in self.mean], "std": list(self.std),
-                                "pad_value": self.pad_value, "center": self.center, "sizing": self.sizing}
+                                "pad_value": self.pad_value, "center": self.center, "sizing": self.sizing,
+                                "resample": self.resample}
         if self.resize is not None:
             args["resize"] = self.resize
         return args
@@ -136,7 +147,10 @@ PRESETS = {
 
 
 def imagenet(input_size: int = 224, resize: int | None = None, *, mean: Sequence[float] = IMAGENET_MEAN,
-             std: Sequence[float] = IMAGENET_STD) -> Preprocessing:
-    """The ImageNet evaluation pre-processing: shorter side to ``resize`` (default ``input / 0.875``), centre crop."""
+             std: Sequence[float] = IMAGENET_STD, resample: str = "pil") -> Preprocessing:
+    """The ImageNet evaluation pre-processing: shorter side to ``resize`` (default ``input / 0.875``), centre crop.
+
+    ``resample="pil"`` (default) resizes as torchvision's ``Resize`` does PIL images (antialiased).
+    """
     return Preprocessing(mode="resize_crop", resize=resize if resize is not None else input_size * 8 // 7,
-                         mean=mean, std=std)
+                         mean=mean, std=std, resample=resample)

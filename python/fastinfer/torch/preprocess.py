@@ -8,7 +8,10 @@ integer and float32 arithmetic, so boxes map back through the core's
 post-processing unchanged. Resampling is OpenCV's ``INTER_LINEAR`` for
 uint8 images (half-pixel centres, clamped at the borders, no antialiasing),
 emulated in its fixed-point arithmetic (see :func:`resize_bilinear`), so the
-blob is the core's but for rare one-grey-level differences.
+blob is the core's but for rare one-grey-level differences; or, with
+``resample="pil"``, PIL's antialiased bilinear filter in the core's (and PIL's)
+integer arithmetic (see :func:`resize_pil`), which gives the core's pixels
+exactly.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from ..errors import InvalidInputError
 
 MODES = ("stretch", "crop", "letterbox", "pad_resize", "resize_crop")
 SIZINGS = ("darknet", "floor", "round")
+RESAMPLES = ("cv2", "pil")
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,75 @@ def resize_bilinear(image: torch.Tensor, size: tuple[int, int],
     return out.clamp_(0, 255).to(torch.uint8)
 
 
+_WEIGHT_BITS = 22  # PIL's fixed point for 8-bit images, the core's too (cpp/src/resample.cpp)
+
+
+def _pil_taps(in_len: int, out_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """PIL's antialiased bilinear taps along one axis: (first source pixel (out,), fixed-point weights (out, K)).
+
+    The arithmetic, in float64 and in this order, is the core's: output pixel
+    ``i`` is centred on ``(i + 0.5) * in / out``; the triangle is stretched by
+    ``max(in / out, 1)``; the taps are the pixels within that support
+    (bounds truncated, clamped to the image), normalised to sum to 1 and
+    rounded to 22-bit integers. Weights past a pixel's taps are 0.
+    """
+    scale = in_len / out_len
+    support = max(scale, 1.0)
+    inverse = 1.0 / support
+    width = int(math.ceil(support)) * 2 + 1
+    center = (np.arange(out_len) + 0.5) * scale
+    first = np.maximum(np.trunc(center - support + 0.5).astype(np.int64), 0)
+    last = np.minimum(np.trunc(center + support + 0.5).astype(np.int64), in_len)
+    count = np.minimum(last - first, width)
+    k = np.arange(width)
+    w = np.maximum(1.0 - np.abs((((k[None, :] + first[:, None]).astype(np.float64) - center[:, None]) + 0.5) * inverse),
+                   0.0)
+    w[k[None, :] >= count[:, None]] = 0.0
+    total = np.zeros(out_len)
+    for j in range(width):  # summed tap by tap, as the core does (numpy's sum pairs them)
+        total += w[:, j]
+    w = w / np.where(total != 0.0, total, 1.0)[:, None]
+    return first, np.trunc(0.5 + w * (1 << _WEIGHT_BITS)).astype(np.int32)
+
+
+def _pil_pass(pixels: torch.Tensor, out_len: int, dim: int) -> torch.Tensor:
+    """One PIL pass along ``dim`` (1: rows, 2: columns) of a ``(C, h, w)`` int32 tensor of uint8 values."""
+    in_len = pixels.shape[dim]
+    first, weights = _pil_taps(in_len, out_len)
+    index = torch.from_numpy(np.minimum(first[:, None] + np.arange(weights.shape[1])[None, :], in_len - 1))
+    index, weight = index.to(pixels.device), torch.from_numpy(weights).to(pixels.device)
+    shape = (1, -1, 1) if dim == 1 else (1, 1, -1)
+    total = torch.full((), 1 << (_WEIGHT_BITS - 1), dtype=torch.int32, device=pixels.device)
+    for k in range(weight.shape[1]):
+        total = total + pixels.index_select(dim, index[:, k]) * weight[:, k].view(shape)
+    return (total >> _WEIGHT_BITS).clamp_(0, 255)
+
+
+def resize_pil(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``(C, h, w)`` uint8 image resized to ``size`` (w, h) with PIL's antialiased bilinear filter.
+
+    The core's ``resample="pil"`` (and PIL's ``Image.resize(size, BILINEAR)``)
+    in int32 on the device: each axis that changes size is one pass with
+    22-bit weights, rounded and clipped to uint8 before the next; columns
+    first unless the row pass removes more than twice as many rows as the
+    column pass removes columns (Pillow 13's order).
+    """
+    out_w, out_h = size
+    _, in_h, in_w = image.shape
+    if (out_w, out_h) == (in_w, in_h):
+        return image
+    pixels = image.to(torch.int32)
+    along_x, along_y = out_w != in_w, out_h != in_h
+    if along_x and along_y and out_h < in_h and in_h - out_h > 2 * (in_w - out_w):
+        pixels = _pil_pass(_pil_pass(pixels, out_h, 1), out_w, 2)
+    else:
+        if along_x:
+            pixels = _pil_pass(pixels, out_w, 2)
+        if along_y:
+            pixels = _pil_pass(pixels, out_h, 1)
+    return pixels.to(torch.uint8)
+
+
 def upload(images: Sequence[np.ndarray], device: torch.device) -> list[torch.Tensor]:
     """BGR uint8 ``(h, w, 3)`` arrays -> ``(3, h, w)`` uint8 tensors on ``device`` (pinned, asynchronous on CUDA)."""
     tensors = []
@@ -203,7 +276,7 @@ def make_blob(images: Sequence[np.ndarray] | Sequence[torch.Tensor], input_size:
               device: str | torch.device = "cpu", mode: str = "stretch", swap_rb: bool = True,
               scale: float = 1.0 / 255.0, mean: Sequence[float] = (0.0, 0.0, 0.0),
               std: Sequence[float] = (1.0, 1.0, 1.0), pad_value: float = 127.5, center: bool = True,
-              sizing: str = "darknet", resize: int = 0, dtype: torch.dtype = torch.float32
+              sizing: str = "darknet", resize: int = 0, resample: str = "cv2", dtype: torch.dtype = torch.float32
               ) -> tuple[torch.Tensor, np.ndarray]:
     """BGR uint8 images -> (NCHW blob on ``device``, the core's ``(N, 6)`` transforms).
 
@@ -211,6 +284,8 @@ def make_blob(images: Sequence[np.ndarray] | Sequence[torch.Tensor], input_size:
     (``mean`` in pixel units, after swapRB; ``out = (px - mean) * scale / std``).
     Images may already be ``(3, h, w)`` uint8 tensors on the device.
     """
+    if resample not in RESAMPLES:
+        raise InvalidInputError(f"resample must be one of {', '.join(RESAMPLES)}, got {resample!r}")
     device = torch.device(device)
     W, H = (int(v) for v in input_size)
     if len(mean) != 3 or len(std) != 3 or any(float(s) == 0 for s in std):
@@ -239,7 +314,10 @@ def make_blob(images: Sequence[np.ndarray] | Sequence[torch.Tensor], input_size:
             canvas = torch.full((3, ch, cw), int(pad_value), dtype=torch.uint8, device=device)
             canvas[:, top:top + ih, left:left + iw] = source
             source = canvas
-        resized = resize_bilinear(source, g.resized, g.scale)
+        if resample == "pil":
+            resized = resize_pil(source, g.resized)
+        else:
+            resized = resize_bilinear(source, g.resized, g.scale)
         cx, cy = g.crop
         w, h = g.size
         placed = resized[order, cy:cy + h, cx:cx + w].float()
@@ -253,5 +331,5 @@ def make_blob(images: Sequence[np.ndarray] | Sequence[torch.Tensor], input_size:
 
 def preprocessing_kwargs(preprocessing: Any) -> dict[str, Any]:
     """``make_blob`` keyword arguments from a ``fastinfer.Preprocessing``-like object (its field names)."""
-    keys = ("mode", "swap_rb", "scale", "mean", "std", "pad_value", "center", "sizing", "resize")
+    keys = ("mode", "swap_rb", "scale", "mean", "std", "pad_value", "center", "sizing", "resize", "resample")
     return {key: getattr(preprocessing, key) for key in keys if hasattr(preprocessing, key)}
