@@ -18,10 +18,11 @@ RUN_DEPS := "onnxruntime>=1.21" "onnx>=1.14"
 # ONNX Runtime's headers, extracted from Debian's libonnxruntime-dev (build time
 # only; ONNXRUNTIME_ROOT or system headers take precedence, see CMakeLists.txt).
 ORT_HEADERS := third_party/onnxruntime/usr/include/onnxruntime/onnxruntime_cxx_api.h
-# The reference peers of the tests. supervision is installed without its
+# The reference peers of the tests (Pillow 13's resampling order is what
+# resample="pil" reproduces). supervision is installed without its
 # dependency on opencv-python, which would clash with the headless build.
 TEST_DEPS := pytest "torch==2.13.0" "opencv-python-headless>=4.8,<5" pybind11-stubgen scipy matplotlib pyyaml \
-	defusedxml pillow requests tqdm "pydeprecate>=0.9,<0.14" "pycocotools==2.0.11" "ray[data,serve]==2.60.0"
+	defusedxml "pillow>=13,<14" requests tqdm "pydeprecate>=0.9,<0.14" "pycocotools==2.0.11" "ray[data,serve]==2.60.0"
 # Installed without their dependencies, which would clash (opencv-python against
 # the headless build) or are not needed: supervision (the Detections peer),
 # and the packages whose own decoding of the test data's YOLOv8 (nudenet) and
