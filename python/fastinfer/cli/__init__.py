@@ -23,6 +23,7 @@ from ..tools import bench as benchmarking
 from ..tools import doctor
 from ..tools.export import export, load_factory, random_input
 from ..tools.info import info
+from . import models as zoo_command
 from .progress import ProgressBar, draw_inference_time
 
 
@@ -306,10 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--resample", choices=("pil", "cv2"), default="pil",
                           help="resize: pil (antialiased, as torchvision on PIL images; default) or cv2 (OpenCV's "
                           "bilinear)")
-    classify.add_argument("--mean", type=float, nargs=3, default=IMAGENET_MEAN, metavar=("R", "G", "B"),
-                          help="normalisation mean in pixel/255 units (default: ImageNet's)")
-    classify.add_argument("--std", type=float, nargs=3, default=IMAGENET_STD, metavar=("R", "G", "B"),
-                          help="normalisation std in pixel/255 units (default: ImageNet's)")
+    classify.add_argument("--mean", type=float, nargs=3, default=None, metavar=("R", "G", "B"),
+                          help="normalisation mean in pixel/255 units (default: a zoo model's own, else ImageNet's)")
+    classify.add_argument("--std", type=float, nargs=3, default=None, metavar=("R", "G", "B"),
+                          help="normalisation std in pixel/255 units (default: a zoo model's own, else ImageNet's)")
     classify.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default: auto, "
                           "ONNX Runtime)")
     classify.add_argument("--json", action="store_true", help="print one JSON object per image")
@@ -336,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--layers", action="store_true", help="list every layer too")
     summary.add_argument("--json", action="store_true", help="print one JSON object")
     summary.set_defaults(run=_info)
+    zoo_command.add_parser(commands)
     segment = commands.add_parser("segment", help="semantic segmentation: per-class areas, colour overlays")
     segment.add_argument("images", nargs="+", help="image files")
     segment.add_argument("--model", required=True, help="ONNX model with (N, C, h, w) class scores or an "

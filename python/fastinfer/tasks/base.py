@@ -159,7 +159,10 @@ class Task(Generic[R]):
                                     "with backend='torch')")
         path = Path(model)
         if not path.is_file():
-            raise ModelLoadError(f"model file '{path}' does not exist")
+            zoo = self.zoo_model(model)
+            if zoo is None:
+                raise ModelLoadError(f"model file '{path}' does not exist")
+            path, suffix = zoo, zoo.suffix.lower()
         if suffix != ".onnx":
             raise ModelLoadError(f"a {type(self).__name__} runs ONNX models, got '{path}' (TorchScript and "
                                  "torch.export .pt2 programs run with backend='torch')")
@@ -167,6 +170,23 @@ class Task(Generic[R]):
             raise InvalidInputError(f"backend='torch' runs torch programs; ONNX model '{path}' runs on "
                                     "'onnxruntime' or 'opencv'")
         return onnx_format.describe(path), False
+
+    def zoo_model(self, model: Any) -> Path | None:
+        """The fetched file of the model zoo entry ``model`` names, when it is not a file; ``None`` when it is
+        no zoo name. A zoo model of another task is an ``InvalidInputError`` naming the class that runs it."""
+        if not isinstance(model, (str, os.PathLike)) or Path(model).is_file():
+            return None
+        from .. import models
+
+        name = models.find(os.fspath(model))
+        if name is None:
+            return None
+        task = models.task_of(name)
+        if task != self.task:
+            runner = {"detect": "Detector", "classify": "Classifier", "segment": "Segmenter"}[task]
+            raise InvalidInputError(f"model zoo entry '{name}' is a {task} model: use fastinfer.{runner}('{name}'), "
+                                    f"not fastinfer.{type(self).__name__}")
+        return models.fetch(name).model
 
     #: Whether ``postprocess`` takes the backend's device tensors as they are (the torch backend on a
     #: GPU); other tasks get them as host arrays.

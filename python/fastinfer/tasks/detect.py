@@ -41,6 +41,10 @@ PRECISIONS = ("fp32", "int8")
 __all__ = ["Detector", "Preprocessing", "PRESETS", "HEADS", "PRECISIONS"]
 
 
+#: The class that runs each task of the model zoo.
+TASK_CLASSES = {"detect": "Detector", "classify": "Classifier", "segment": "Segmenter"}
+
+
 class Detector(Task[Detections]):
     """A YOLO-family or SSD object detector.
 
@@ -176,6 +180,12 @@ class Detector(Task[Detections]):
 
                 onnx_path = convert.cached_onnx(resolved.cfg, resolved.weights, input_size=self.input_size)
         elif path is not None and suffix == ".onnx":
+            if zoo is not None:  # the zoo entry says what the file does not: its head, names and input size
+                zoo_settings = models.settings(zoo.name)
+                head = head if head is not None else str(zoo_settings["head"])
+                zoo_names = zoo_settings["names"]
+                names = names if names is not None else (list(zoo_names) if isinstance(zoo_names, tuple) else None)
+                input_size = input_size if input_size is not None else zoo_settings["input_size"]  # type: ignore[assignment]
             if weights is not None:
                 raise InvalidInputError(f"weights= is for Darknet models; ONNX model '{path}' holds its own")
             if backend == "torch":
@@ -248,11 +258,16 @@ class Detector(Task[Detections]):
         path = Path(model)
         if path.is_file():
             return path, None
+        zoo_name = models.find(path.stem if path.suffix.lower() in (".cfg", ".weights") else path.name)
+        if zoo_name is not None and models.task_of(zoo_name) != "detect":
+            raise InvalidInputError(f"model zoo entry '{zoo_name}' is a {models.task_of(zoo_name)} model: use "
+                                    f"fastinfer.{TASK_CLASSES[models.task_of(zoo_name)]}('{zoo_name}'), "
+                                    "not fastinfer.Detector")
         zoo = models.resolve(os.fspath(model))
         if zoo is None:
             raise ModelLoadError(f"model file '{model}' does not exist and is not a model zoo name "
                                  f"(available: {', '.join(models.available())})")
-        return zoo.cfg, zoo
+        return zoo.model, zoo
 
     @staticmethod
     def _generic_names(out_shapes: list[list[int | str | None]], head: str) -> list[str]:
