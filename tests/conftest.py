@@ -23,6 +23,8 @@ DATA_DIR = _testdata.folder()
 YOLO_DIR = DATA_DIR / "models" / "yolov3-tiny"
 YOLO_FILES = _testdata.ZOO_MODELS["yolov3-tiny"]
 IMAGE_SUFFIXES = (".jpg", ".png")
+#: Zoo models whose files the test data holds, and the folder that holds them.
+ZOO_SEEDS = {"yolov3-tiny": "yolov3-tiny", "yolox-ddddocr-text": "yolox-ddddocr", "efficientnet-lite0": "efficientnet-lite0"}
 
 
 def _require_testdata() -> Path:
@@ -87,10 +89,12 @@ def raises_invalid():
 
 @pytest.fixture(scope="session", autouse=True)
 def fastinfer_home(tmp_path_factory: pytest.TempPathFactory):
-    """Points ``FASTINFER_HOME`` at a fresh folder seeded with yolov3-tiny, so nothing is downloaded."""
+    """Points ``FASTINFER_HOME`` at a fresh folder seeded with the zoo models the test data holds (yolov3-tiny,
+    ddddocr's YOLOX, EfficientNet-Lite0), so nothing is downloaded for them."""
     _require_testdata()
     home = tmp_path_factory.mktemp("fastinfer-home")
-    models.seed("yolov3-tiny", YOLO_DIR, cache_dir=home)
+    for name, folder in ZOO_SEEDS.items():
+        models.seed(name, DATA_DIR / "models" / folder, cache_dir=home)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(models.HOME_ENV, str(home))
         yield home

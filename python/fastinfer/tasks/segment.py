@@ -88,6 +88,7 @@ class Segmenter(Task[Segmentation]):
                  preprocessing: Preprocessing | None = None, device: str | None = None, half: bool = False,
                  backend_options: Mapping[str, Any] | None = None) -> None:
         check_choice("backend", backend, backends.BACKENDS)
+        self.zoo_model(model)  # a model zoo name of another task: an error naming the class that runs it
         check_instance("preprocessing", preprocessing, Preprocessing, "fastinfer.Preprocessing")
         if preprocessing is None:
             if mean is None or std is None:
