@@ -492,7 +492,7 @@ def test_resolve_missing_path_in_other_folder(seeded, tmp_path, no_downloads, lo
 
 
 @pytest.mark.parametrize(
-    "text", ["foo.cfg", "yolov3-tiny.onnx", "coco.names", "", "yolov4-tiny.weights"]
+    "text", ["foo.cfg", "yolov3-tiny.onnx", "coco.names", "", "yolov9-tiny.weights"]
 )
 def test_resolve_non_zoo_names_return_none(text, tmp_path, monkeypatch, no_downloads):
     monkeypatch.chdir(tmp_path)
