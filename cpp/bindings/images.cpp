@@ -1,5 +1,7 @@
 // fastinfer._core: reading, writing, converting and drawing images, and the input blob (argument checks, GIL release, registration).
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <pybind11/numpy.h>
@@ -84,21 +86,97 @@ py::tuple make_blob_py(const py::object& images, std::pair<int, int> size, const
   return py::make_tuple(blob, to_numpy(std::move(record), {n, 6}).attr("view")(g_transforms_type));
 }
 
-py::array_t<uint8_t> draw_py(const py::array& image, const py::array& xyxy_obj, const py::array& conf_obj,
-                             const py::array& ids_obj, const std::vector<std::string>& labels) {
-  cv::Mat view = image_view(image, "image");
-  auto xyxy = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(xyxy_obj);
-  auto conf = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(conf_obj);
-  auto ids = py::array_t<int, py::array::c_style | py::array::forcecast>::ensure(ids_obj);
-  if (!xyxy || !conf || !ids || xyxy.ndim() != 2 || xyxy.shape(1) != 4 || conf.ndim() != 1 || ids.ndim() != 1 ||
-      conf.shape(0) != xyxy.shape(0) || ids.shape(0) != xyxy.shape(0)) {
+// line_width: None (scaled to the image) or a positive number of pixels.
+int line_width_of(const std::optional<int>& line_width) {
+  if (line_width && *line_width <= 0) {
+    throw InvalidInputError("line_width must be a positive number of pixels or None, got " +
+                            std::to_string(*line_width));
+  }
+  return line_width.value_or(0);
+}
+
+struct DetectionViews {
+  py::array_t<float, py::array::c_style | py::array::forcecast> xyxy;
+  py::array_t<float, py::array::c_style | py::array::forcecast> conf;
+  py::array_t<int, py::array::c_style | py::array::forcecast> ids;
+  size_t size() const { return static_cast<size_t>(conf.shape(0)); }
+};
+
+DetectionViews detection_views(const py::array& xyxy_obj, const py::array& conf_obj, const py::array& ids_obj,
+                               const std::vector<std::string>& labels) {
+  DetectionViews v{py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(xyxy_obj),
+                   py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(conf_obj),
+                   py::array_t<int, py::array::c_style | py::array::forcecast>::ensure(ids_obj)};
+  if (!v.xyxy || !v.conf || !v.ids || v.xyxy.ndim() != 2 || v.xyxy.shape(1) != 4 || v.conf.ndim() != 1 ||
+      v.ids.ndim() != 1 || v.conf.shape(0) != v.xyxy.shape(0) || v.ids.shape(0) != v.xyxy.shape(0)) {
     throw InvalidInputError("draw needs xyxy (N, 4), confidence (N,) and class_id (N,)");
   }
+  if (!labels.empty() && labels.size() != v.size()) {
+    throw InvalidInputError("draw needs one label per box: " + std::to_string(v.size()) + " boxes, " +
+                            std::to_string(labels.size()) + " labels");
+  }
+  return v;
+}
+
+py::array_t<uint8_t> draw_py(const py::array& image, const py::array& xyxy_obj, const py::array& conf_obj,
+                             const py::array& ids_obj, const std::vector<std::string>& labels,
+                             const std::optional<int>& line_width) {
+  cv::Mat view = image_view(image, "image");
+  const int lw = line_width_of(line_width);
+  DetectionViews v = detection_views(xyxy_obj, conf_obj, ids_obj, labels);
   cv::Mat canvas;
   {
     py::gil_scoped_release release;
     canvas = to_bgr(view).clone();
-    draw_detections(canvas, xyxy.data(), conf.data(), ids.data(), static_cast<size_t>(conf.shape(0)), labels);
+    draw_detections(canvas, v.xyxy.data(), v.conf.data(), v.ids.data(), v.size(), labels, lw);
+  }
+  return image_to_numpy(canvas);
+}
+
+py::array_t<int32_t> label_rects_py(const std::pair<int, int>& image_size, const py::array& xyxy_obj,
+                                    const py::array& conf_obj, const py::array& ids_obj,
+                                    const std::vector<std::string>& labels, const std::optional<int>& line_width) {
+  const auto [width, height] = image_size;
+  if (width <= 0 || height <= 0) {
+    throw InvalidInputError("image_size must be a positive (width, height), got (" + std::to_string(width) + ", " +
+                            std::to_string(height) + ")");
+  }
+  const int lw = line_width_of(line_width);
+  DetectionViews v = detection_views(xyxy_obj, conf_obj, ids_obj, labels);
+  std::vector<cv::Rect> rects;
+  {
+    py::gil_scoped_release release;
+    rects = detection_label_rects(width, height, v.xyxy.data(), v.conf.data(), v.ids.data(), v.size(), labels, lw);
+  }
+  py::array_t<int32_t> out({static_cast<py::ssize_t>(rects.size()), static_cast<py::ssize_t>(4)});
+  auto r = out.mutable_unchecked<2>();
+  for (size_t i = 0; i < rects.size(); ++i) {
+    const auto k = static_cast<py::ssize_t>(i);
+    r(k, 0) = rects[i].x;
+    r(k, 1) = rects[i].y;
+    r(k, 2) = rects[i].x + rects[i].width;
+    r(k, 3) = rects[i].y + rects[i].height;
+  }
+  return out;
+}
+
+py::array_t<uint8_t> legend_py(const py::array& image, const std::vector<std::string>& texts,
+                               const py::array& colours_obj, const std::optional<int>& line_width) {
+  cv::Mat view = image_view(image, "image");
+  const int lw = line_width_of(line_width);
+  auto colours = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>::ensure(colours_obj);
+  if (!colours || colours.ndim() != 2 || colours.shape(1) != 3 || static_cast<size_t>(colours.shape(0)) != texts.size()) {
+    throw InvalidInputError("a legend needs one BGR colour (K, 3) per text: " + std::to_string(texts.size()) +
+                            " texts");
+  }
+  std::vector<cv::Scalar> bgr;
+  auto c = colours.unchecked<2>();
+  for (py::ssize_t i = 0; i < colours.shape(0); ++i) bgr.emplace_back(c(i, 0), c(i, 1), c(i, 2));
+  cv::Mat canvas;
+  {
+    py::gil_scoped_release release;
+    canvas = to_bgr(view).clone();
+    draw_legend(canvas, texts, bgr, lw);
   }
   return image_to_numpy(canvas);
 }
@@ -163,20 +241,32 @@ void bind_images(py::module_& m) {
       },
       py::arg("image"), "Grayscale or BGRA -> BGR (BGR input is returned as it is).");
   m.def("draw_detections", &draw_py, py::arg("image"), py::arg("xyxy"), py::arg("confidence"), py::arg("class_id"),
-        py::arg("labels"), "An annotated BGR copy of the image.");
+        py::arg("labels"), py::arg("line_width") = py::none(),
+        "An annotated BGR copy of the image: boxes, and labels placed by label_rects. line_width: pixels, or None "
+        "(max(round((width + height) / 2 * 0.003), 2)).");
+  m.def("label_rects", &label_rects_py, py::arg("image_size"), py::arg("xyxy"), py::arg("confidence"),
+        py::arg("class_id"), py::arg("labels"), py::arg("line_width") = py::none(),
+        "Where draw_detections puts each label on a (width, height) image: (N, 4) int32 x1, y1, x2, y2. Above "
+        "the box when there is room, else inside it; moved by label heights off labels of more confident boxes; "
+        "always inside the image.");
   m.def(
       "draw_banner",
-      [](const py::array& image, const std::string& text) {
+      [](const py::array& image, const std::string& text, const std::optional<int>& line_width) {
         cv::Mat view = image_view(image, "image");
+        const int lw = line_width_of(line_width);
         cv::Mat canvas;
         {
           py::gil_scoped_release release;
           canvas = to_bgr(view).clone();
-          draw_banner(canvas, text);
+          draw_banner(canvas, text, lw);
         }
         return image_to_numpy(canvas);
       },
-      py::arg("image"), py::arg("text"), "A BGR copy of the image with text at the top left.");
+      py::arg("image"), py::arg("text"), py::arg("line_width") = py::none(),
+      "A BGR copy of the image with text at the top left.");
+  m.def("draw_legend", &legend_py, py::arg("image"), py::arg("texts"), py::arg("colours"),
+        py::arg("line_width") = py::none(),
+        "A BGR copy of the image with a legend at the top right: a swatch of each BGR colour (K, 3) and its text.");
 
   m.attr("DEFAULT_MAX_IMAGE_PIXELS") = kDefaultMaxImagePixels;
 }

@@ -13,7 +13,7 @@ from fastinfer import Transforms
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Backend', 'BackendError', 'BackendUnavailableError', 'DEFAULT_MAX_IMAGE_PIXELS', 'FastInferError', 'ImageWarning', 'InvalidInputError', 'ModelLoadError', 'Transforms', 'VideoReader', 'VideoWriter', 'classify', 'darknet_cfg_info', 'darknet_cfg_sections', 'darknet_weights', 'darknet_weights_info', 'draw_banner', 'draw_detections', 'imread', 'imwrite', 'make_blob', 'nms', 'onnxruntime_from_file', 'opencv_from_darknet', 'opencv_from_onnx', 'opencv_version', 'ort_api_version', 'ort_available_providers', 'ort_load', 'ort_loaded', 'ort_version', 'postprocess_darknet', 'postprocess_head', 'postprocess_ssd', 'segment', 'to_bgr']
+__all__: list[str] = ['Backend', 'BackendError', 'BackendUnavailableError', 'DEFAULT_MAX_IMAGE_PIXELS', 'FastInferError', 'ImageWarning', 'InvalidInputError', 'ModelLoadError', 'Transforms', 'VideoReader', 'VideoWriter', 'classify', 'darknet_cfg_info', 'darknet_cfg_sections', 'darknet_weights', 'darknet_weights_info', 'draw_banner', 'draw_detections', 'draw_legend', 'imread', 'imwrite', 'label_rects', 'make_blob', 'nms', 'onnxruntime_from_file', 'opencv_from_darknet', 'opencv_from_onnx', 'opencv_version', 'ort_api_version', 'ort_available_providers', 'ort_load', 'ort_loaded', 'ort_version', 'postprocess_darknet', 'postprocess_head', 'postprocess_ssd', 'segment', 'to_bgr']
 class Backend:
     """
     A loaded model on one inference backend.
@@ -134,13 +134,17 @@ def darknet_weights_info(cfg: str, weights: str) -> dict:
     """
     Checks a Darknet weights file against its cfg and returns its header.
     """
-def draw_banner(image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], text: str) -> numpy.typing.NDArray[numpy.uint8]:
+def draw_banner(image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], text: str, line_width: typing.SupportsInt | typing.SupportsIndex | None = None) -> numpy.typing.NDArray[numpy.uint8]:
     """
     A BGR copy of the image with text at the top left.
     """
-def draw_detections(image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], xyxy: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], confidence: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], class_id: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], labels: collections.abc.Sequence[str]) -> numpy.typing.NDArray[numpy.uint8]:
+def draw_detections(image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], xyxy: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], confidence: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], class_id: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], labels: collections.abc.Sequence[str], line_width: typing.SupportsInt | typing.SupportsIndex | None = None) -> numpy.typing.NDArray[numpy.uint8]:
     """
-    An annotated BGR copy of the image.
+    An annotated BGR copy of the image: boxes, and labels placed by label_rects. line_width: pixels, or None (max(round((width + height) / 2 * 0.003), 2)).
+    """
+def draw_legend(image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], texts: collections.abc.Sequence[str], colours: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], line_width: typing.SupportsInt | typing.SupportsIndex | None = None) -> numpy.typing.NDArray[numpy.uint8]:
+    """
+    A BGR copy of the image with a legend at the top right: a swatch of each BGR colour (K, 3) and its text.
     """
 def imread(path: str, *, max_pixels: typing.SupportsInt | typing.SupportsIndex = 268435456, strict: bool = False) -> numpy.typing.NDArray[numpy.uint8]:
     """
@@ -150,9 +154,13 @@ def imwrite(path: str, image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]]
     """
     Writes an image file; the extension picks the format.
     """
-def make_blob(images: typing.Any, size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], mode: str = 'stretch', swap_rb: bool = True, scale: typing.SupportsFloat | typing.SupportsIndex = 0.00392156862745098, mean: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [0.0], std: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [1.0], pad_value: typing.SupportsFloat | typing.SupportsIndex = 127.5, *, center: bool = True, sizing: str = 'darknet', resize: typing.SupportsInt | typing.SupportsIndex = 0, resample: str = 'cv2') -> tuple:
+def label_rects(image_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], xyxy: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], confidence: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], class_id: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], labels: collections.abc.Sequence[str], line_width: typing.SupportsInt | typing.SupportsIndex | None = None) -> numpy.typing.NDArray[numpy.int32]:
     """
-    Images (HxWx{1,3,4} uint8, BGR) -> (NCHW float32 blob, Transforms: an (N, 6) float64 array whose columns scale_x, scale_y, pad_x, pad_y, image_width, image_height are also named properties). mode: 'stretch', 'crop', 'letterbox', 'pad_resize' (pad to the input's aspect ratio, then stretch) or 'resize_crop' (shorter side to `resize`, then cut the input size from the centre: ImageNet's Resize + CenterCrop); center=False puts the image at the top-left (padding at the bottom/right); sizing (letterbox): 'darknet' (integer sizes, per-axis scales), 'floor' or 'round' (one ratio, int() or round() sizes); resample: 'cv2' (OpenCV's bilinear, cv2.resize INTER_LINEAR) or 'pil' (antialiased bilinear, PIL's Image.resize BILINEAR as torchvision's Resize uses it, to the pixel).
+    Where draw_detections puts each label on a (width, height) image: (N, 4) int32 x1, y1, x2, y2. Above the box when there is room, else inside it; moved by label heights off labels of more confident boxes; always inside the image.
+    """
+def make_blob(images: typing.Any, size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], mode: str = 'stretch', swap_rb: bool = True, scale: typing.SupportsFloat | typing.SupportsIndex = 0.00392156862745098, mean: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [0.0], std: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [1.0], pad_value: typing.SupportsFloat | typing.SupportsIndex = 127.5, *, center: bool = True, sizing: str = 'darknet', resize: typing.SupportsInt | typing.SupportsIndex = 0) -> tuple:
+    """
+    Images (HxWx{1,3,4} uint8, BGR) -> (NCHW float32 blob, Transforms: an (N, 6) float64 array whose columns scale_x, scale_y, pad_x, pad_y, image_width, image_height are also named properties). mode: 'stretch', 'crop', 'letterbox', 'pad_resize' (pad to the input's aspect ratio, then stretch) or 'resize_crop' (shorter side to `resize`, then cut the input size from the centre: ImageNet's Resize + CenterCrop); center=False puts the image at the top-left (padding at the bottom/right); sizing (letterbox): 'darknet' (integer sizes, per-axis scales), 'floor' or 'round' (one ratio, int() or round() sizes).
     """
 def nms(boxes: typing.Any, scores: typing.Any, class_ids: typing.Any = None, conf: typing.SupportsFloat | typing.SupportsIndex = 0.0, iou: typing.SupportsFloat | typing.SupportsIndex = 0.44999998807907104, class_agnostic: bool = False, max_det: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.int64]:
     """
