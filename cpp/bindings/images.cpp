@@ -247,7 +247,7 @@ void bind_images(py::module_& m) {
   m.def("label_rects", &label_rects_py, py::arg("image_size"), py::arg("xyxy"), py::arg("confidence"),
         py::arg("class_id"), py::arg("labels"), py::arg("line_width") = py::none(),
         "Where draw_detections puts each label on a (width, height) image: (N, 4) int32 x1, y1, x2, y2. Above "
-        "the box when there is room, else inside it; moved by label heights off labels of more confident boxes; "
+        "the box when there is room, else inside it; moved up or down off the labels of more confident boxes; "
         "always inside the image.");
   m.def(
       "draw_banner",

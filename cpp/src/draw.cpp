@@ -90,12 +90,29 @@ std::vector<cv::Rect> place_labels(const float* xyxy, const std::vector<cv::Size
     const int first = std::clamp(top - h >= 0 ? top - h : top, 0, max_y);
     cv::Rect chosen(x, first, w, h);
     if (overlaps_any(chosen, placed) && h > 0) {
-      // Down by label heights, then up, the nearest free spot first.
+      // The nearest free spot: in the label's column first, next to (below or above) a label already there or
+      // at the image's top or bottom; when the column is full, in the columns beside the labels there.
+      const auto nearest = [](std::vector<int> values, int to, int high) {
+        values.erase(std::remove_if(values.begin(), values.end(), [high](int v) { return v < 0 || v > high; }),
+                     values.end());
+        std::stable_sort(values.begin(), values.end(),
+                         [to](int a, int b) { return std::abs(a - to) < std::abs(b - to); });
+        values.erase(std::unique(values.begin(), values.end()), values.end());
+        return values;
+      };
+      std::vector<int> xs = {x}, ys = {0, max_y};
+      for (const cv::Rect& p : placed) {
+        xs.push_back(p.x + p.width);
+        xs.push_back(p.x - w);
+        ys.push_back(p.y + p.height);
+        ys.push_back(p.y - h);
+      }
+      xs = nearest(xs, x, max_x);
+      ys = nearest(ys, first, max_y);
       bool found = false;
-      for (int step = 1; !found && (first + step * h <= max_y || first - step * h >= 0); ++step) {
-        for (int y : {first + step * h, first - step * h}) {
-          if (y < 0 || y > max_y) continue;
-          const cv::Rect candidate(x, y, w, h);
+      for (size_t a = 0; a < xs.size() && !found; ++a) {
+        for (int y : ys) {
+          const cv::Rect candidate(xs[a], y, w, h);
           if (!overlaps_any(candidate, placed)) {
             chosen = candidate;
             found = true;

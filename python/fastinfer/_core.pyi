@@ -156,7 +156,7 @@ def imwrite(path: str, image: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]]
     """
 def label_rects(image_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], xyxy: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], confidence: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], class_id: numpy.ndarray[typing.Any, numpy.dtype[typing.Any]], labels: collections.abc.Sequence[str], line_width: typing.SupportsInt | typing.SupportsIndex | None = None) -> numpy.typing.NDArray[numpy.int32]:
     """
-    Where draw_detections puts each label on a (width, height) image: (N, 4) int32 x1, y1, x2, y2. Above the box when there is room, else inside it; moved by label heights off labels of more confident boxes; always inside the image.
+    Where draw_detections puts each label on a (width, height) image: (N, 4) int32 x1, y1, x2, y2. Above the box when there is room, else inside it; moved up or down off the labels of more confident boxes; always inside the image.
     """
 def make_blob(images: typing.Any, size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex], mode: str = 'stretch', swap_rb: bool = True, scale: typing.SupportsFloat | typing.SupportsIndex = 0.00392156862745098, mean: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [0.0], std: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex] = [1.0], pad_value: typing.SupportsFloat | typing.SupportsIndex = 127.5, *, center: bool = True, sizing: str = 'darknet', resize: typing.SupportsInt | typing.SupportsIndex = 0) -> tuple:
     """

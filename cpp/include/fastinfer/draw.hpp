@@ -15,8 +15,9 @@ int default_line_width(int width, int height);
 
 // Where each label goes, in drawing order: one rectangle per box (`xyxy`, n boxes; `sizes`, each label's
 // width and height). A label sits above its box when there is room, else inside its top edge; when it would
-// cover a label placed before it, it is moved down (then up) by label heights until it covers none; it is
-// always inside the width x height image (only when no free spot exists does it overlap another).
+// cover a label placed before it, it moves to the nearest spot where it covers none: up or down its column,
+// else beside the labels there; it is always inside the width x height image (only when no spot is free does
+// it overlap another).
 std::vector<cv::Rect> place_labels(const float* xyxy, const std::vector<cv::Size>& sizes, size_t n, int width,
                                    int height);
 
