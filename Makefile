@@ -22,7 +22,7 @@ ORT_HEADERS := third_party/onnxruntime/usr/include/onnxruntime/onnxruntime_cxx_a
 # resample="pil" reproduces). supervision is installed without its
 # dependency on opencv-python, which would clash with the headless build.
 TEST_DEPS := pytest "torch==2.13.0" "opencv-python-headless>=4.8,<5" pybind11-stubgen scipy matplotlib pyyaml \
-	defusedxml "pillow>=13,<14" requests tqdm "pydeprecate>=0.9,<0.14" "pycocotools==2.0.11" "ray[data,serve]==2.60.0"
+	defusedxml "pillow>=13,<14" requests tqdm "pydeprecate>=0.9,<0.14" "pycocotools==2.0.11" "ray[data,serve]==2.60.0" pandas
 # Installed without their dependencies, which would clash (opencv-python against
 # the headless build) or are not needed: supervision (the Detections peer),
 # and the packages whose own decoding of the test data's YOLOv8 (nudenet) and
@@ -55,7 +55,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 venv: $(PY)
-	@$(PY) -c "import pybind11, scikit_build_core, numpy, onnx, onnxruntime, pytest, cv2, supervision, nudenet, ddddocr, torch, pycocotools, ray.serve" 2>/dev/null || { \
+	@$(PY) -c "import pybind11, scikit_build_core, numpy, onnx, onnxruntime, pytest, cv2, supervision, nudenet, ddddocr, torch, pycocotools, ray.serve, pandas" 2>/dev/null || { \
 	  echo "installing the Python build, run and test dependencies into $(VENV)"; \
 	  $(PIP) install $(BUILD_DEPS) $(RUN_DEPS) $(TEST_DEPS) && $(PIP) install --no-deps $(TEST_NO_DEPS); }
 

@@ -11,6 +11,11 @@ from typing import Any, Sequence
 from .. import _core
 from ..errors import ModelLoadError
 
+#: COCO's category id (1..90, with gaps) of each of the 80 COCO names in ``coco_names()``' order, as
+#: COCO's annotation files and results format number them.
+COCO_CATEGORY_IDS: tuple[int, ...] = (
+    *range(1, 12), *range(13, 26), 27, 28, *range(31, 45), *range(46, 66), 67, 70, *range(72, 83), *range(84, 91))
+
 
 def coco_names() -> list[str]:
     """The 80 COCO class names, in Darknet's order."""

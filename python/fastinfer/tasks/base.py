@@ -315,5 +315,7 @@ def run(task: Task[R], source: ImageLike | Sequence[ImageLike], **options: Any) 
     t4 = time.perf_counter()
     timings = {"load_ms": (t1 - t0) * 1e3, "preprocess_ms": (t2 - t1) * 1e3, "forward_ms": (t3 - t2) * 1e3,
                "postprocess_ms": (t4 - t3) * 1e3, "total_ms": (t4 - t0) * 1e3, "batch": len(images)}
-    results = task.results(decoded, transforms, images, [dict(timings) for _ in images])
+    # The file each image came from, for results' save() (which re-reads it instead of keeping the pixels).
+    paths = [{"path": os.fspath(s)} if isinstance(s, (str, os.PathLike)) else {} for s in sources]
+    results = task.results(decoded, transforms, images, [dict(timings) for _ in images], paths)
     return Run(single, images, outputs, transforms, results, timings)

@@ -265,11 +265,7 @@ def _evaluate(detector: Any, dataset: Dataset, config: str) -> ValResult:
         start = time.perf_counter()
         dets = detector(image)
         elapsed += time.perf_counter() - start
-        for box, score, cid in zip(dets.xyxy.tolist(), dets.confidence.tolist(), dets.class_id.tolist()):
-            if cid in mapping:
-                x1, y1, x2, y2 = box
-                results.append({"image_id": record["id"], "category_id": mapping[cid],
-                                "bbox": [x1, y1, x2 - x1, y2 - y1], "score": score})
+        results.extend(dets.to_coco(record["id"], category_ids=mapping))
     evaluated = sorted(set(mapping.values()))
     counts = {cid: 0 for cid in evaluated}
     for ann in dataset.coco.dataset["annotations"]:
