@@ -726,7 +726,11 @@ UNDETECTABLE = {
                                              r"8400 rows is neither the grid cells of a 416x416 input"),
     "dynamic rows": ([["batch", "anchors", 85]], {}, {}, r"its row count is dynamic.* pass head="),
     "all dynamic": ([["b", "c", "n"]], {}, {}, r"neither of its last two dimensions is fixed"),
-    "rank 4": ([[1, 3, 80, 80]], {}, {}, r"expected a rank-3 first output, got rank 4"),
+    "rank 4": ([[1, 3, 1, 80]], {}, {}, r"expected a rank-3 first output, got rank 4"),
+    "a segmenter": ([[1, 3, 80, 80]], {}, {}, r"not a detector: \(1, 3, 80, 80\) output: a segmenter .*"
+                                               r"use fastinfer.Segmenter"),
+    "a classifier": ([[1, 1000]], {}, {}, r"not a detector: \(1, 1000\) output: a classifier .*"
+                                          r"use fastinfer.Classifier"),
     "classes do not fit": ([[1, 84, 8400]], {}, dict(num_classes=3),
                            r"output shape \[1, 84, 8400\] does not fit 3 classes: expected \[B, 7, N\] .* "
                            r"or \[B, N, 8\]"),

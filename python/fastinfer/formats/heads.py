@@ -129,6 +129,37 @@ def ssd_outputs(output_shapes: Sequence[Sequence[Dim]]) -> tuple[int, int] | Non
     return (1, 0) if shapes[1][2] == 4 else None
 
 
+def other_task(output_shapes: Sequence[Sequence[Dim]]) -> str | None:
+    """What a model whose outputs no detector head has looks like, or None when they may be a detector's.
+
+    * one output ``(B, K)`` with ``B`` 1 or dynamic, or ``(B, K, 1, 1)``: one score per class and no
+      boxes, a classifier (``fastinfer.Classifier``);
+    * a first output ``(B, K, H, W)`` with ``H`` and ``W`` above 1 (or dynamic): a score map per class,
+      a segmenter (``fastinfer.Segmenter``).
+
+    Darknet rows ``(N, 5+C)`` have a fixed ``N`` above 1 (or come several outputs at a time), so they are
+    not taken for a classifier.
+
+    Example:
+        >>> other_task([[1, 1000]])
+        '(1, 1000) output: a classifier (one score per class, no boxes); use fastinfer.Classifier'
+    """
+    shapes = [list(s) for s in output_shapes]
+    if not shapes:
+        return None
+    shape = shapes[0]
+    text = "(" + ", ".join("?" if not isinstance(d, int) else str(d) for d in shape) + ")"
+    classifier = f"{text} output: a classifier (one score per class, no boxes); use fastinfer.Classifier"
+    if len(shapes) == 1 and len(shape) == 2 and (shape[0] == 1 or not isinstance(shape[0], int)):
+        return classifier
+    if len(shape) == 4:
+        if len(shapes) == 1 and shape[2] == 1 and shape[3] == 1:
+            return classifier
+        if all(not isinstance(d, int) or d > 1 for d in shape[2:]):
+            return f"{text} output: a segmenter (a score map per class); use fastinfer.Segmenter"
+    return None
+
+
 def detect_head(output_shapes: Sequence[Sequence[Dim]], metadata: Mapping[str, str] | None,
                 num_classes: int | None = None, input_size: tuple[int, int] | None = None) -> str:
     """Which head an ONNX detector has, from its output shapes and metadata.
@@ -148,6 +179,9 @@ def detect_head(output_shapes: Sequence[Sequence[Dim]], metadata: Mapping[str, s
        ``"yolox"``, three times that is ``"yolov5"``. The grid is that of
        ``input_size``, else of the metadata's ``imgsz``, else of a square
        input found from ``N``.
+
+    Before rules 2-6, outputs that are a classifier's or a segmenter's
+    (``other_task``) are an error naming the task to use.
 
     ``num_classes``, when given, settles the orientation (``4+C`` channels or
     ``5+C`` values per row) and must fit the shape.
@@ -189,7 +223,11 @@ def detect_head(output_shapes: Sequence[Sequence[Dim]], metadata: Mapping[str, s
     ultralytics = _is_ultralytics(metadata)
     task = metadata.get("task")
     if ultralytics and task not in (None, "detect"):
-        raise ModelLoadError(f"the model is an Ultralytics '{task}' model; only 'detect' models are supported")
+        use = {"classify": "; use fastinfer.Classifier"}.get(str(task), "")
+        raise ModelLoadError(f"the model is an Ultralytics '{task}' model; only 'detect' models are supported{use}")
+    looks = other_task(shapes)
+    if looks is not None:
+        raise ModelLoadError(f"the model is not a detector: {looks} (pass head= if it really is one)")
 
     def cannot_tell(why: str) -> ModelLoadError:
         return ModelLoadError(

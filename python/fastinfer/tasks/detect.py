@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 HEADS = heads.HEADS
 PRECISIONS = ("fp32", "int8")
+#: How far past [0, 1] a score may be and still count as a probability (float rounding of sigmoid/softmax).
+_SCORE_SLACK = 1e-4
 
 __all__ = ["Detector", "Preprocessing", "PRESETS", "HEADS", "PRECISIONS"]
 
@@ -356,6 +358,57 @@ class Detector(Task[Detections]):
             per_image = select_candidates(outputs, self.head, conf, objectness_gate=gate)
             return [self.postprocess(rows, transforms[i:i + 1], conf=conf, iou=iou)[0]
                     for i, rows in enumerate(per_image)]
+        if not self._scores_checked:
+            self._check_scores(outputs)
+        return [self._check_confidence(item) for item in self._decode(outputs, transforms, conf, iou)]
+
+    #: Whether the scores of a first model output were found to be probabilities (``_check_scores``).
+    _scores_checked = False
+
+    def _score_views(self, outputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The parts of the outputs that the head reads as probabilities (objectness and class scores)."""
+        if self.head == "ssd":
+            assert self.ssd is not None  # set up with head "ssd"
+            return [outputs[self._ssd_outputs[1][0]]] if self.ssd.scores == "raw" else []
+        if self.head == "yolov8":
+            return [outputs[0][..., 4:, :]]
+        return [out[..., 4:] for out in outputs]
+
+    def _not_probabilities(self, low: float, high: float) -> InvalidInputError:
+        if self.head == "ssd":
+            fix = ("; its scores look like logits: pass ssd=fastinfer.SSDConfig(scores='softmax') (or 'sigmoid') "
+                   "to turn them into probabilities")
+        else:
+            fix = (f"; the '{self.head}' head reads probabilities (sigmoid outputs, as the family's own exports "
+                   "give them): export the model with its final activation, or pass head= if the head is wrong")
+        return InvalidInputError(f"model '{self.model_path}' gave scores from {low:.4g} to {high:.4g}, not "
+                                 f"probabilities in [0, 1]{fix}")
+
+    def _check_scores(self, outputs: Sequence[np.ndarray]) -> None:
+        """On the first call: the objectness/class scores of the output lie in [0, 1] (logits do not).
+
+        Checked once per detector, because a full scan costs a few milliseconds on big outputs; after that
+        every returned confidence is still checked (``_check_confidence``).
+        """
+        views = [v for v in self._score_views(outputs) if v.size]
+        if not views:
+            return
+        low = min(float(np.nanmin(v)) for v in views)
+        high = max(float(np.nanmax(v)) for v in views)
+        if low < -_SCORE_SLACK or high > 1 + _SCORE_SLACK:
+            raise self._not_probabilities(low, high)
+        self._scores_checked = True
+
+    def _check_confidence(self, item: tuple[np.ndarray, np.ndarray, np.ndarray]
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """No confidence outside [0, 1] leaves the detector."""
+        confidence = item[1]
+        if confidence.size and (float(confidence.max()) > 1 + _SCORE_SLACK or float(confidence.min()) < 0):
+            raise self._not_probabilities(float(confidence.min()), float(confidence.max()))
+        return item
+
+    def _decode(self, outputs: Sequence[np.ndarray], transforms: np.ndarray, conf: float,
+                iou: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         max_det = self.max_det or 0
         if self.head == "ssd":
             assert self.ssd is not None and self.priors is not None  # set up with head "ssd"
