@@ -109,8 +109,11 @@ std::vector<cv::Rect> place_labels(const float* xyxy, const std::vector<cv::Size
       }
       xs = nearest(xs, x, max_x);
       ys = nearest(ys, first, max_y);
+      // The label's own column, then the few nearest others (a bound: a crowd that leaves no free spot
+      // would otherwise try every column against every row).
+      constexpr size_t kColumns = 9;
       bool found = false;
-      for (size_t a = 0; a < xs.size() && !found; ++a) {
+      for (size_t a = 0; a < std::min(xs.size(), kColumns) && !found; ++a) {
         for (int y : ys) {
           const cv::Rect candidate(xs[a], y, w, h);
           if (!overlaps_any(candidate, placed)) {
