@@ -27,7 +27,7 @@ if ! "$python" -c "import fastinfer._core" 2>/dev/null; then
   export PYTHONPATH="$target${PYTHONPATH:+:$PYTHONPATH}"
 fi
 data="$bundle/data"
-[ -d "$data" ] || data=.testdata
+[ -d "$data" ] || data=${FASTINFER_TESTDATA:-.testdata}
 export PYTHONUNBUFFERED=1
 "$python" benchmarks/bench_gpu.py --data "$data" "$@"
 if [ -n "${OUT:-}" ]; then
