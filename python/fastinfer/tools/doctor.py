@@ -19,6 +19,7 @@ from .. import _core
 from .._version import __version__
 from ..errors import BackendUnavailableError
 from ..runtime import backends
+from ..runtime.cpu import cpu_features
 
 CUDA_PROVIDER = "CUDAExecutionProvider"
 TENSORRT_PROVIDER = "TensorrtExecutionProvider"
@@ -74,6 +75,7 @@ def report() -> dict[str, Any]:
         "tensorrt": tensorrt,
         "python": {"version": platform.python_version(), "executable": sys.executable},
         "platform": platform.platform(),
+        "cpu": cpu_features().to_dict(),
         "problems": problems,
     }
 
@@ -132,12 +134,20 @@ def format_report(info: dict[str, Any]) -> str:
           else info["torch"]["install"])),
         ("Python", info["python"]["version"], info["python"]["executable"]),
         ("platform", info["platform"], ""),
+        ("CPU", info["cpu"]["model"], _int8_line(info["cpu"])),
     ]
     name_width = max(len(name) for name, _, _ in rows)
     version_width = max(len(version) for _, version, where in rows if where)
     lines = [f"{name:<{name_width}}  {version:<{version_width}}  {where}".rstrip() for name, version, where in rows]
     lines += [f"problem: {problem}" for problem in info["problems"]] or ["no problems found"]
     return "\n".join(lines)
+
+
+def _int8_line(cpu: dict[str, Any]) -> str:
+    dot = cpu["int8_dot_product"]
+    if dot:
+        return f"int8 dot product: {', '.join(dot)} (INT8 quantizes activations through the backbone)"
+    return "int8 dot product: none (INT8 will not be faster than FP32 here)"
 
 
 def find_library(pattern: str) -> str | None:
