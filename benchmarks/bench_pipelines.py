@@ -349,7 +349,7 @@ def bench_model(label: str, cfg: Path, weights: Path, images: dict[str, np.ndarr
     t = time.perf_counter()
     fp32 = fastinfer.Detector(str(cfg), weights, input_size=SIZE, conf=CONF, iou=IOU)
     int8 = fastinfer.Detector(str(cfg), weights, input_size=SIZE, conf=CONF, iou=IOU, precision="int8",
-                              calibration_images=calibration)
+                              calibration=calibration)
     print(f"fastinfer: ONNX conversion, INT8 quantization (both cached) and sessions in {time.perf_counter() - t:.1f} s")
     pipelines: dict[str, Any] = {
         "classic": Classic(cfg, weights),

@@ -84,7 +84,7 @@ def test_intact_cache_is_reused_without_a_warning(home, yolo_files, caplog):
 def test_damaged_int8_model_is_rebuilt(home, yolo_files, dog, caplog, damage):
     # Defect 3: a damaged INT8 file gave other classes, or failed every later Detector().
     args = dict(model=yolo_files["cfg"], weights=yolo_files["weights"], names=yolo_files["names"], precision="int8",
-                calibration_images=[dog])
+                calibration=[dog])
     first = fastinfer.Detector(**args)
     want = first(dog)
     path = first.onnx_path

@@ -139,3 +139,13 @@ def test_doctor_reports_the_bundled_opencv():
     assert out.returncode == 0, info["problems"]
     assert info["core"]["version"] == info["fastinfer"]["version"] == fastinfer.__version__
     assert Path(info["opencv"]["library"]).resolve().parent == LIBS.resolve()
+
+
+def test_the_default_calibration_photos_are_in_the_wheel():
+    # precision="int8" calibrates on them when no images are given: no Debian package needed.
+    from fastinfer import quantization
+
+    photos = quantization.default_calibration_images()
+    assert len(photos) >= 6 and all(p.resolve().parent == PACKAGE / "data" / "calibration" for p in photos)
+    assert (PACKAGE / "data" / "calibration" / "README.md").is_file()
+    assert all(fastinfer.read_image(p, strict=True).shape[2] == 3 for p in photos)

@@ -26,6 +26,9 @@ from ..tools.info import info
 from . import models as zoo_command
 from .progress import ProgressBar, draw_inference_time
 
+CALIBRATION_HELP = ("INT8 calibration images: a folder or a glob such as 'frames/*.jpg' (default: the photos "
+                    "that ship with fastinfer)")
+
 
 def _print_json(path: str, ms: float, result: Any, files: dict[str, Path | None]) -> None:
     """One JSON line for an image: its path, time, the result's ``to_dict()`` and the files written."""
@@ -65,7 +68,8 @@ def _detect(args: argparse.Namespace) -> int:
     if args.out and is_video_path(args.out):
         _video_out(args.out, videos[0])
     detector = Detector(args.model, conf=args.conf, iou=args.iou, letterbox=args.letterbox, backend=args.backend,
-                        head=args.head, precision=args.precision, input_size=args.input_size)
+                        head=args.head, precision=args.precision, input_size=args.input_size,
+                        calibration=args.calibration)
     failures = 0
     for path in args.images:
         if path in videos:
@@ -210,6 +214,7 @@ def _segment(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     result = benchmarking.benchmark(args.model, task=args.task, input_size=args.input_size, batch=args.batch,
                                     image=args.image, backend=args.backend, precision=args.precision,
+                                    calibration=args.calibration,
                                     warmup=args.warmup, min_runs=args.runs, min_time=args.min_time,
                                     max_runs=max(args.runs, benchmarking.MAX_RUNS))
     print(json.dumps(result.to_dict()) if args.json else result.summary())
@@ -221,7 +226,7 @@ def _val(args: argparse.Namespace) -> int:
 
     configs = args.compare or ([args.config] if args.config else ["auto:fp32"])
     results = coco_eval.compare(args.model, args.data, configs, args.images, conf=args.conf, iou=args.iou,
-                                max_det=args.max_det)
+                                max_det=args.max_det, calibration=args.calibration)
     if args.plot:
         for result in results:
             suffix = f"-{result.config.replace(':', '-')}" if len(results) > 1 else ""
@@ -286,7 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default: auto, "
                         "ONNX Runtime)")
     detect.add_argument("--precision", choices=PRECISIONS, default="fp32", help="fp32, or int8 (ONNX Runtime, "
-                        "calibrated once on Darknet's sample photos and cached)")
+                        "calibrated once and cached)")
+    detect.add_argument("--calibration", metavar="DIR|GLOB", help=CALIBRATION_HELP)
     detect.add_argument("--head", choices=HEADS, help="output layout of an ONNX model (default: recognised)")
     detect.add_argument("--out", metavar="DIR", help="write annotated images (and videos, as DIR/NAME.mp4) into DIR; "
                         "for one video, a .mp4 or .avi path is the annotated video, with the inference time drawn "
@@ -367,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default: auto:fp32)")
     validate.add_argument("--compare", nargs="+", metavar="BACKEND[:PRECISION]", help="evaluate several "
                           "configurations on the same data, e.g. onnxruntime:fp32 onnxruntime:int8 opencv")
+    validate.add_argument("--calibration", metavar="DIR|GLOB", help=CALIBRATION_HELP)
     validate.add_argument("--conf", type=float, default=0.001, help="confidence threshold (default: 0.001, COCO's "
                           "convention: mAP integrates over thresholds)")
     validate.add_argument("--iou", type=float, default=0.6, help="NMS IoU threshold (default: 0.6)")
@@ -397,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "ONNX Runtime)")
     bench.add_argument("--precision", choices=PRECISIONS, default="fp32", help="fp32, or int8 (detectors on ONNX "
                        "Runtime)")
+    bench.add_argument("--calibration", metavar="DIR|GLOB", help=CALIBRATION_HELP)
     bench.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     bench.set_defaults(run=_bench)
     serve = commands.add_parser("serve", help="an HTTP service on Ray Serve: POST /detect (or /classify, /segment), "

@@ -10,11 +10,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .. import _core, models
+from .._deprecation import renamed_arguments
 from ..errors import InvalidInputError, ModelLoadError
 from ..formats import darknet, heads
 from ..formats import onnx as onnx_format
 from ..formats.ssd import DEFAULT_MAX_DET, PriorsLike, SSDConfig, SSDPriors, load_priors
-from ..io.images import ImageLike
 from ..results.detections import Detections
 from ..runtime import backends, quantization
 from ..validate import (
@@ -80,9 +80,12 @@ class Detector(Task[Detections]):
             default: the head's preset in ``fastinfer.preprocessing.PRESETS``
             (SSD: stretch, BGR 0-255 minus the mean 104, 117, 123).
         precision: ``"fp32"`` or ``"int8"`` (static INT8 on ONNX Runtime,
-            calibrated on ``calibration_images`` and cached).
-        calibration_images: paths or arrays for INT8 calibration; default:
-            Darknet's sample photos (see ``fastinfer.quantize``).
+            calibrated on ``calibration`` and cached; the recipe follows the
+            CPU's int8 dot-product support, see ``fastinfer.quantize``).
+        calibration: INT8 calibration images: a folder, a glob
+            (``"frames/*.jpg"``), an image path, a BGR array, or a list of
+            paths and arrays; default: the photos that ship with fastinfer
+            (``calibration_images=``: deprecated).
         class_agnostic: one NMS over all classes instead of one per class.
         max_det: keep at most this many detections per image (None: all;
             200 for SSD models, SSD's usual top-k).
@@ -112,11 +115,12 @@ class Detector(Task[Detections]):
     task = "detect"
     names: tuple[str, ...]
 
+    @renamed_arguments(calibration_images="calibration")
     def __init__(self, model: str | os.PathLike[str] | Any, weights: str | os.PathLike[str] | None = None,
                  names: Names | None = None, *, input_size: Size | None = None,
                  conf: float = 0.25, iou: float = 0.45, letterbox: bool | None = None, backend: str = "auto",
                  head: str | None = None, preprocessing: Preprocessing | None = None, precision: str = "fp32",
-                 calibration_images: Sequence[ImageLike] | None = None, class_agnostic: bool = False,
+                 calibration: quantization.CalibrationLike | None = None, class_agnostic: bool = False,
                  max_det: int | None = None, threads: int | None = None, providers: Sequence[str] | None = None,
                  graph_optimization: str = "all", priors: PriorsLike | None = None,
                  ssd: SSDConfig | None = None, device: str | None = None, half: bool = False,
@@ -139,6 +143,9 @@ class Detector(Task[Detections]):
         if precision == "int8" and backend in ("opencv", "torch"):
             hint = " (the torch backend runs FP16 on CUDA with half=True)" if backend == "torch" else ""
             raise InvalidInputError(f"precision='int8' runs on ONNX Runtime; use backend='auto' or 'onnxruntime'{hint}")
+        if calibration is not None and precision != "int8":
+            raise InvalidInputError("calibration= is for precision='int8' (INT8 calibration images); "
+                                    f"precision is {precision!r}")
         options: dict[str, Any] = dict(threads=threads, providers=providers, graph_optimization=graph_optimization,
                                        device=device, half=half)
 
@@ -229,7 +236,7 @@ class Detector(Task[Detections]):
 
         if self.precision == "int8":
             assert onnx_path is not None  # int8 is refused on opencv above
-            onnx_path = quantization.cached_int8(onnx_path, calibration_images, self._one_blob,
+            onnx_path = quantization.cached_int8(onnx_path, calibration, self._one_blob,
                                                  key=f"{self.preprocessing}{self.input_size}")
         if backend == "opencv":
             self.load_backend(self.model_path, self.weights_path, "opencv", backend_options, **options)

@@ -270,8 +270,8 @@ def _classifier(model: str, input_size: tuple[int, int] | None, backend: str, pr
 
 def benchmark(model: str | os.PathLike[str], *, task: str = "detect", input_size: int | Sequence[int] | None = None,
               batch: int = 1, image: str | os.PathLike[str] | None = None, backend: str = "auto",
-              precision: str = "fp32", warmup: int = WARMUP, min_runs: int = MIN_RUNS, min_time: float = MIN_TIME_S,
-              max_runs: int = MAX_RUNS) -> BenchResult:
+              precision: str = "fp32", calibration: Any = None, warmup: int = WARMUP, min_runs: int = MIN_RUNS,
+              min_time: float = MIN_TIME_S, max_runs: int = MAX_RUNS) -> BenchResult:
     """Times one model stage by stage: pre-processing, forward, post-processing, and end to end.
 
     A batch is ``batch`` copies of one image. ``pre``, ``forward`` and
@@ -293,6 +293,7 @@ def benchmark(model: str | os.PathLike[str], *, task: str = "detect", input_size
             post-processing is at its cheapest).
         backend: ``"auto"``, ``"onnxruntime"`` or ``"opencv"``.
         precision: ``"fp32"`` or ``"int8"`` (detectors on ONNX Runtime).
+        calibration: INT8 calibration images (``Detector(calibration=)``).
         warmup, min_runs, min_time, max_runs: see ``measure``.
 
     Returns:
@@ -325,7 +326,7 @@ def benchmark(model: str | os.PathLike[str], *, task: str = "detect", input_size
     if task == "detect":
         from ..tasks.detect import Detector
 
-        runner = Detector(model, input_size=size, backend=backend, precision=precision)
+        runner = Detector(model, input_size=size, backend=backend, precision=precision, calibration=calibration)
     else:
         runner = _classifier(os.fspath(model), size, backend, precision)
 

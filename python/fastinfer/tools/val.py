@@ -297,7 +297,7 @@ def _evaluate(detector: Any, dataset: Dataset, config: str) -> ValResult:
 
 def val(model: Any, annotations: str | os.PathLike[str], images: str | os.PathLike[str] | None = None, *,
         config: str | None = None, conf: float = 0.001, iou: float = 0.6, max_det: int = 100,
-        **detector_kwargs: Any) -> ValResult:
+        calibration: Any = None, **detector_kwargs: Any) -> ValResult:
     """COCO mAP of a detector on a COCO-format dataset.
 
     Args:
@@ -308,6 +308,7 @@ def val(model: Any, annotations: str | os.PathLike[str], images: str | os.PathLi
         annotations: The COCO annotations JSON.
         images: The images folder (see :func:`load_dataset`).
         config: ``BACKEND[:PRECISION]``, e.g. ``"onnxruntime:int8"`` or ``"opencv"``.
+        calibration: INT8 calibration images (``Detector(calibration=)``), used by int8 configurations only.
 
     Returns:
         The figures, per-class table and PR curves (:class:`ValResult`).
@@ -316,11 +317,13 @@ def val(model: Any, annotations: str | os.PathLike[str], images: str | os.PathLi
 
     dataset = load_dataset(annotations, images)
     if isinstance(model, Detector):
-        if config is not None or detector_kwargs:
+        if config is not None or detector_kwargs or calibration is not None:
             raise InvalidInputError("config and detector keyword arguments apply when val builds the Detector; "
                                     "pass a model path or name instead of a Detector")
         return _evaluate(model, dataset, f"detector:{model.precision}")
     label, options = parse_config(config or "auto:fp32")
+    if options["precision"] == "int8" and calibration is not None:
+        options["calibration"] = calibration
     detector = Detector(model, conf=conf, iou=iou, max_det=max_det, **options, **detector_kwargs)
     return _evaluate(detector, dataset, label)
 
@@ -330,8 +333,9 @@ def compare(model: Any, annotations: str | os.PathLike[str], configs: Sequence[s
     """Runs :func:`val` once per configuration (``["onnxruntime:fp32", "onnxruntime:int8", "opencv"]``)."""
     if isinstance(configs, str) or not configs:
         raise InvalidInputError(f"configs must be a non-empty list of BACKEND[:PRECISION], got {configs!r}")
-    for spec in configs:
-        parse_config(spec)
+    precisions = [parse_config(spec)[1]["precision"] for spec in configs]
+    if kwargs.get("calibration") is not None and "int8" not in precisions:
+        raise InvalidInputError(f"calibration images are for int8 configurations; none of {', '.join(configs)} is one")
     return [val(model, annotations, images, config=spec, **kwargs) for spec in configs]
 
 
