@@ -123,3 +123,10 @@ def test_cli_calibration_folder_and_glob(yolo_files, photos, tmp_path, capsys, f
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert json.loads(captured.out)["precision"] == "int8"
+
+
+def test_val_takes_calibration_for_int8_configurations_only(yolo_files, raises_invalid):
+    from fastinfer.tools import val as coco_eval
+
+    with raises_invalid("calibration images are for int8 configurations; none of onnxruntime:fp32, opencv is one"):
+        coco_eval.compare(yolo_files["cfg"], "unused.json", ["onnxruntime:fp32", "opencv"], calibration="frames/")

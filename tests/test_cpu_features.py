@@ -66,14 +66,14 @@ def test_recipe_follows_the_cpu_and_warns_once_without_a_dot_product(caplog, mon
     avx2 = CpuFeatures("AMD EPYC 7B12", "x86_64", frozenset({"avx2", "fma"}))
     with caplog.at_level(logging.WARNING, logger="fastinfer"):
         assert quantization.default_recipe(vnni).name == "full" and not caplog.records
-        assert quantization.default_recipe(avx2).name == "float-activations"
-        assert quantization.default_recipe(avx2).name == "float-activations"
+        assert quantization.default_recipe(avx2).name == "full-7bit"
+        assert quantization.default_recipe(avx2).name == "full-7bit"
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
     message = warnings[0].getMessage()
     assert "INT8 will not be faster than FP32 on this CPU (AMD EPYC 7B12)" in message and "VNNI" in message
     assert quantization.RECIPES["full"].reduce_range is False
-    assert quantization.RECIPES["float-activations"].reduce_range is True  # 7-bit: no int16 saturation on AVX2
+    assert quantization.RECIPES["full-7bit"].reduce_range is True  # 7-bit: no int16 saturation on AVX2
 
 
 def test_doctor_reports_the_cpu(capsys):
