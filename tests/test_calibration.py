@@ -130,3 +130,13 @@ def test_val_takes_calibration_for_int8_configurations_only(yolo_files, raises_i
 
     with raises_invalid("calibration images are for int8 configurations; none of onnxruntime:fp32, opencv is one"):
         coco_eval.compare(yolo_files["cfg"], "unused.json", ["onnxruntime:fp32", "opencv"], calibration="frames/")
+
+
+def test_recipes_are_checked(raises_invalid):
+    with raises_invalid("Recipe calibration must be one of minmax, percentile, entropy, got 'kl'"):
+        quantization.Recipe("mine", calibration="kl")
+    with raises_invalid("Recipe op_types must be a non-empty tuple"):
+        quantization.Recipe("mine", op_types=())
+    with raises_invalid("recipe must be a fastinfer.quantization.Recipe or one of float-activations, full, "):
+        quantization.resolve_recipe("fastest")
+    assert quantization.resolve_recipe("full-7bit") is quantization.RECIPES["full-7bit"]
