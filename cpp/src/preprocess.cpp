@@ -6,6 +6,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "fastinfer/darknet_resize.hpp"
 #include "fastinfer/errors.hpp"
 
 namespace fastinfer {
@@ -16,9 +17,11 @@ ResizeMode parse_resize_mode(const std::string& name) {
   if (name == "letterbox") return ResizeMode::kLetterbox;
   if (name == "pad_resize") return ResizeMode::kPadResize;
   if (name == "resize_crop") return ResizeMode::kResizeCrop;
+  if (name == "darknet_letterbox") return ResizeMode::kDarknetLetterbox;
   throw InvalidInputError("resize mode must be 'stretch', 'crop' or 'letterbox', got '" + name +
                           "' (or 'pad_resize': pad to the input's aspect ratio, then stretch; or 'resize_crop': "
-                          "shorter side to `resize`, then a centre crop)");
+                          "shorter side to `resize`, then a centre crop; or 'darknet_letterbox': Darknet's own "
+                          "letterbox and resize)");
 }
 
 const char* resize_mode_name(ResizeMode mode) {
@@ -28,6 +31,7 @@ const char* resize_mode_name(ResizeMode mode) {
     case ResizeMode::kLetterbox: return "letterbox";
     case ResizeMode::kPadResize: return "pad_resize";
     case ResizeMode::kResizeCrop: return "resize_crop";
+    case ResizeMode::kDarknetLetterbox: return "darknet_letterbox";
   }
   return "?";
 }
@@ -75,6 +79,10 @@ void BlobParams::validate() const {
     throw InvalidInputError(std::string("resize is for mode 'resize_crop' only, got resize=") +
                             std::to_string(resize) + " with mode '" + resize_mode_name(mode) + "'");
   }
+  if (mode == ResizeMode::kDarknetLetterbox && sizing != LetterboxSizing::kDarknet) {
+    throw InvalidInputError(std::string("mode 'darknet_letterbox' sizes the image as Darknet does: sizing must be "
+                                        "'darknet', got '") + letterbox_sizing_name(sizing) + "'");
+  }
   if (mode == ResizeMode::kPadResize && !(pad_value >= 0 && pad_value <= 255 && pad_value == std::floor(pad_value))) {
     throw InvalidInputError("pad_resize pads the uint8 image before resizing: pad value must be an integer in "
                             "[0, 255], got " + std::to_string(pad_value));
@@ -113,6 +121,19 @@ cv::Mat stretched(const cv::Mat& image, int width, int height, Resample resample
   cv::Mat out;
   cv::resize(image, out, cv::Size(width, height), 0, 0, cv::INTER_LINEAR);
   return roi.empty() ? out : out(roi);
+}
+
+// Darknet's letterbox_image sizes: the limiting side fills the input, the
+// other is floor(side * input / limiting side) in integers.
+cv::Size darknet_letterbox_size(int iw, int ih, int width, int height) {
+  int new_w = width;
+  int new_h = height;
+  if (static_cast<float>(width) / iw < static_cast<float>(height) / ih) {
+    new_h = static_cast<int>((static_cast<long long>(ih) * width) / iw);
+  } else {
+    new_w = static_cast<int>((static_cast<long long>(iw) * height) / ih);
+  }
+  return cv::Size(std::max(new_w, 1), std::max(new_h, 1));
 }
 
 Placement place(const cv::Mat& image, const BlobParams& p) {
@@ -185,13 +206,9 @@ Placement place(const cv::Mat& image, const BlobParams& p) {
       float scale_x, scale_y;
       if (p.sizing == LetterboxSizing::kDarknet) {
         // Darknet's letterbox_image: integer sizes, per-axis scales.
-        if (static_cast<float>(p.width) / iw < static_cast<float>(p.height) / ih) {
-          new_h = static_cast<int>((static_cast<long long>(ih) * p.width) / iw);
-        } else {
-          new_w = static_cast<int>((static_cast<long long>(iw) * p.height) / ih);
-        }
-        new_w = std::max(new_w, 1);
-        new_h = std::max(new_h, 1);
+        const cv::Size size = darknet_letterbox_size(iw, ih, p.width, p.height);
+        new_w = size.width;
+        new_h = size.height;
         scale_x = static_cast<float>(new_w) / iw;
         scale_y = static_cast<float>(new_h) / ih;
       } else {
@@ -214,6 +231,8 @@ Placement place(const cv::Mat& image, const BlobParams& p) {
       out.transform.pad_y = static_cast<float>(out.offset_y);
       break;
     }
+    case ResizeMode::kDarknetLetterbox:
+      throw InvalidInputError("darknet_letterbox is placed by darknet_place");  // make_blob's own path
     case ResizeMode::kPadResize: {
       // Pad to the input's aspect ratio (the smallest such canvas holding the
       // image), then stretch the canvas to the input size.
@@ -234,6 +253,44 @@ Placement place(const cv::Mat& image, const BlobParams& p) {
     }
   }
   return out;
+}
+
+// Darknet's letterbox_image into one image's planes: floats byte / 255,
+// Darknet's resize, the padding, then mean/scale/std in those units (nothing
+// at all for mean 0, scale / std 1 / 255, so the values stay Darknet's).
+Transform darknet_place(const cv::Mat& image, const BlobParams& p, float* const planes[3]) {
+  Transform t;
+  t.image_width = image.cols;
+  t.image_height = image.rows;
+  const cv::Size size = darknet_letterbox_size(image.cols, image.rows, p.width, p.height);
+  const cv::Mat resized = darknet_resize(darknet_image(to_bgr(image)), size.width, size.height);
+  const int ox = p.center ? (p.width - size.width) / 2 : 0;
+  const int oy = p.center ? (p.height - size.height) / 2 : 0;
+  t.scale_x = static_cast<float>(size.width) / image.cols;
+  t.scale_y = static_cast<float>(size.height) / image.rows;
+  t.pad_x = static_cast<float>(ox);
+  t.pad_y = static_cast<float>(oy);
+  const size_t plane = static_cast<size_t>(p.width) * p.height;
+  for (int c = 0; c < 3; ++c) {
+    const int src = p.swap_rb ? 2 - c : c;
+    // px = 255 v: (px - mean) * scale / std = (v - mean / 255) * (255 scale / std).
+    const float mean = static_cast<float>(p.mean[c] / 255.0);
+    const float factor = static_cast<float>(p.scale * 255.0 / p.std[c]);
+    const bool identity = mean == 0.f && factor == 1.f;
+    const float pad = static_cast<float>(p.pad_value / 255.0);
+    const float pad_out = identity ? pad : (pad - mean) * factor;
+    if (size.width != p.width || size.height != p.height) std::fill(planes[c], planes[c] + plane, pad_out);
+    for (int y = 0; y < size.height; ++y) {
+      const float* row = resized.ptr<float>(y) + src;
+      float* dst = planes[c] + static_cast<size_t>(y + oy) * p.width + ox;
+      if (identity) {
+        for (int x = 0; x < size.width; ++x) dst[x] = row[3 * x];
+      } else {
+        for (int x = 0; x < size.width; ++x) dst[x] = (row[3 * x] - mean) * factor;
+      }
+    }
+  }
+  return t;
 }
 
 }  // namespace
@@ -268,6 +325,12 @@ std::vector<Transform> make_blob(const std::vector<cv::Mat>& images, const BlobP
   cv::parallel_for_(cv::Range(0, static_cast<int>(images.size())), [&](const cv::Range& range) {
     for (int n = range.start; n < range.end; ++n) try {
       const cv::Mat& image = images[n];
+      if (p.mode == ResizeMode::kDarknetLetterbox) {
+        float* planes[3];
+        for (int c = 0; c < 3; ++c) planes[c] = out + (static_cast<size_t>(n) * 3 + c) * plane;
+        transforms[n] = darknet_place(image, p, planes);
+        continue;
+      }
       Placement placed = place(image, p);
       // Grey and BGRA images become BGR after resizing, at the input's size rather than the image's.
       if (placed.pixels.channels() != 3) placed.pixels = to_bgr(placed.pixels);

@@ -22,7 +22,11 @@ namespace fastinfer {
 //   CenterCrop): the shorter side scaled to `resize` (the longer one to
 //   int(resize * long / short)), then the input size cut from the centre at
 //   int(round((side - input) / 2.0)) (or from the top-left).
-enum class ResizeMode { kStretch, kCrop, kLetterbox, kPadResize, kResizeCrop };
+// kDarknetLetterbox: Darknet's own letterbox_image, to the bit: the image as
+//   floats byte / 255, resized at kLetterbox's Darknet sizes with Darknet's
+//   two-pass bilinear filter (darknet_resize.hpp), padded with pad_value
+//   (127.5: Darknet's 0.5); then mean/std. The blob `darknet detect` feeds.
+enum class ResizeMode { kStretch, kCrop, kLetterbox, kPadResize, kResizeCrop, kDarknetLetterbox };
 
 ResizeMode parse_resize_mode(const std::string& name);
 const char* resize_mode_name(ResizeMode mode);

@@ -204,7 +204,9 @@ class Task(Generic[R]):
         backend on CUDA) gets the uint8 images there and builds it there.
         """
         # INT8 calibration pre-processes before the backend is loaded: no backend yet means a host blob.
-        if getattr(getattr(self, "backend", None), "device_blob", False):
+        # Darknet's own letterbox is the core's (float, bit-exact) on the host; its blob goes to the device whole.
+        if getattr(getattr(self, "backend", None), "device_blob", False) and \
+                self.preprocessing.mode != "darknet_letterbox":
             return self.backend.make_blob(images, self.input_size, self.preprocessing.core_args())  # type: ignore
         return self.preprocessing.blob(images, self.input_size)
 

@@ -20,7 +20,7 @@ from .. import _core, _deprecation
 from ..errors import InvalidInputError
 from ..validate import check_channels, check_choice, is_int
 
-MODES = ("stretch", "crop", "letterbox", "pad_resize", "resize_crop")
+MODES = ("stretch", "crop", "letterbox", "pad_resize", "resize_crop", "darknet_letterbox")
 SIZINGS = ("darknet", "floor", "round")
 #: How images are resized: OpenCV's bilinear (``cv2.resize(..., INTER_LINEAR)``: two source pixels per axis, no
 #: antialiasing) or PIL's antialiased bilinear (``Image.resize(size, Image.BILINEAR)``, what torchvision's
@@ -43,7 +43,10 @@ class Preprocessing:
             the centre), ``"letterbox"`` (fit, then pad), ``"pad_resize"``
             (pad to the input's aspect ratio, then resize) or
             ``"resize_crop"`` (shorter side to ``resize``, then the centre
-            crop: torchvision's ``Resize`` + ``CenterCrop``).
+            crop: torchvision's ``Resize`` + ``CenterCrop``) or
+            ``"darknet_letterbox"`` (Darknet's own ``letterbox_image``: the
+            image as floats, Darknet's two-pass bilinear resize at Darknet's
+            sizes, padded; the blob ``darknet detect`` feeds, to the bit).
         scale: deprecated; the old raw-pixel convention (see below).
         swap_rb: feed RGB (True) or BGR (False).
         mean: per input channel, in pixel / 255 units (1 or 3 values).
@@ -100,6 +103,9 @@ class Preprocessing:
         if self.resize is not None and (not is_int(self.resize) or self.mode != "resize_crop"):
             raise InvalidInputError(f"preprocessing resize must be an int and is for mode 'resize_crop' only, got "
                                     f"resize={self.resize!r} with mode {self.mode!r}")
+        if self.mode == "darknet_letterbox" and self.sizing != "darknet":
+            raise InvalidInputError(f"preprocessing mode 'darknet_letterbox' sizes the image as Darknet does: sizing "
+                                    f"must be 'darknet', got {self.sizing!r}")
         if self.mode == "resize_crop" and self.resize is None:
             raise InvalidInputError("preprocessing mode 'resize_crop' needs resize= (the shorter side's length)")
         object.__setattr__(self, "mean", mean)

@@ -66,6 +66,9 @@ def _div32(a: int, b: int) -> float:
 def blob_geometry(image_size: tuple[int, int], input_size: tuple[int, int], mode: str = "stretch", *,
                   center: bool = True, sizing: str = "darknet", resize: int = 0) -> Geometry:
     """The core's placement of an ``image_size`` (w, h) image in an ``input_size`` (w, h) input."""
+    if mode == "darknet_letterbox":
+        raise InvalidInputError("mode 'darknet_letterbox' (Darknet's own float resize) is built by the core on the "
+                                "host (fastinfer._core.make_blob); the tasks upload that blob to the device")
     if mode not in MODES:
         raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if sizing not in SIZINGS:
