@@ -19,7 +19,7 @@ namespace {
 
 py::list postprocess_darknet_py(const std::vector<py::array>& outputs, const py::array& transforms_obj,
                                 std::pair<int, int> input_size, float conf, float iou, bool class_agnostic,
-                                int max_det, bool objectness_gate) {
+                                int max_det, bool objectness_gate, bool multi_label) {
   const NmsParams params = nms_params(conf, iou, class_agnostic, max_det);
   py::array_t<double, py::array::c_style | py::array::forcecast> transforms(transforms_obj);
   if (transforms.ndim() != 2 || transforms.shape(1) != 6) {
@@ -60,7 +60,7 @@ py::list postprocess_darknet_py(const std::vector<py::array>& outputs, const py:
         blocks.push_back(RowBlock{arrays[i].data() + b * rows_per_image[i] * row_length, rows_per_image[i]});
       }
       results[b] = postprocess_darknet(blocks, row_length, input_size.first, input_size.second, per_image[b], params,
-                                       objectness_gate);
+                                       objectness_gate, multi_label);
     }
   }
   py::list out;
@@ -70,13 +70,14 @@ py::list postprocess_darknet_py(const std::vector<py::array>& outputs, const py:
 
 py::list postprocess_head_py(const py::object& output_obj, const py::array& transforms_obj,
                              std::pair<int, int> input_size, const std::string& head, float conf, float iou,
-                             bool class_agnostic, int max_det, const std::vector<int>& strides) {
+                             bool class_agnostic, int max_det, const std::vector<int>& strides, bool multi_label) {
   const NmsParams nms = nms_params(conf, iou, class_agnostic, max_det);
   HeadParams params;
   params.head = parse_head(head);
   params.net_width = input_size.first;
   params.net_height = input_size.second;
   params.strides = strides;
+  params.multi_label = multi_label;
   params.validate();
   py::array_t<double, py::array::c_style | py::array::forcecast> transforms(transforms_obj);
   if (transforms.ndim() != 2 || transforms.shape(1) != 6 || transforms.shape(0) == 0) {
@@ -148,17 +149,20 @@ py::array_t<int64_t> nms_py(const py::object& boxes_obj, const py::object& score
 void bind_detect(py::module_& m) {
   m.def("postprocess_darknet", &postprocess_darknet_py, py::arg("outputs"), py::arg("transforms"),
         py::arg("input_size"), py::arg("conf") = 0.25f, py::arg("iou") = 0.45f, py::arg("class_agnostic") = false,
-        py::arg("max_det") = 0, py::kw_only(), py::arg("objectness_gate") = false,
+        py::arg("max_det") = 0, py::kw_only(), py::arg("objectness_gate") = false, py::arg("multi_label") = false,
         "Darknet rows -> per image (xyxy, confidence, class_id) after threshold, NMS and mapping back. "
         "objectness_gate: also skip rows whose objectness is not above conf (Darknet's rule; exact and much faster "
         "for rows whose class scores are objectness x probability, as OpenCV's Darknet layers and converted "
-        "models emit them).");
+        "models emit them). multi_label: every class above conf is a detection of its own (Darknet's detector, "
+        "YOLOv5's multi_label), then NMS per class; otherwise each row's best class.");
   m.def("postprocess_head", &postprocess_head_py, py::arg("output"), py::arg("transforms"), py::arg("input_size"),
         py::arg("head"), py::arg("conf") = 0.25f, py::arg("iou") = 0.45f, py::arg("class_agnostic") = false,
-        py::arg("max_det") = 0, py::arg("strides") = std::vector<int>{8, 16, 32},
+        py::arg("max_det") = 0, py::arg("strides") = std::vector<int>{8, 16, 32}, py::kw_only(),
+        py::arg("multi_label") = false,
         "A YOLO head's output -> per image (xyxy, confidence, class_id) after threshold, NMS and mapping back. "
         "head: 'yolov5' ((B, N, 5+C) pixel rows), 'yolov8'/'yolo11' ((B, 4+C, N)), 'yolox' ((B, N, 5+C) "
-        "grid-relative rows over `strides`) or 'darknet' ((B, N, 5+C) normalised rows); 2-D for one image.");
+        "grid-relative rows over `strides`) or 'darknet' ((B, N, 5+C) normalised rows); 2-D for one image. "
+        "multi_label: every class above conf is a detection of its own (YOLOv5's multi_label); otherwise the best.");
   m.def("nms", &nms_py, py::arg("boxes"), py::arg("scores"), py::arg("class_ids") = py::none(),
         py::arg("conf") = 0.0f, py::arg("iou") = 0.45f, py::arg("class_agnostic") = false, py::arg("max_det") = 0,
         "Indices kept by NMS (cv::dnn::NMSBoxes semantics), highest score first.");

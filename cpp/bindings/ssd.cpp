@@ -30,7 +30,7 @@ Rows rows_of(const py::array& a, const char* what, const char* layout) {
 py::list postprocess_ssd_py(const py::array& loc_obj, const py::array& logits_obj, const py::array& priors_obj,
                             const py::array& transforms_obj, std::pair<int, int> input_size, float conf, float iou,
                             bool class_agnostic, int max_det, std::pair<float, float> variances,
-                            const std::string& scores, std::optional<int> background) {
+                            const std::string& scores, std::optional<int> background, bool multi_label) {
   const NmsParams nms = nms_params(conf, iou, class_agnostic, max_det);
   SsdParams params;
   params.net_width = input_size.first;
@@ -38,6 +38,7 @@ py::list postprocess_ssd_py(const py::array& loc_obj, const py::array& logits_ob
   params.variances = {variances.first, variances.second};
   params.scores = parse_ssd_scores(scores);
   params.background = background.value_or(-1);
+  params.multi_label = multi_label;
   if (background && *background < 0) {
     throw InvalidInputError("background must be a score column >= 0 or None, got " + std::to_string(*background));
   }
@@ -81,11 +82,12 @@ void bind_ssd(py::module_& m) {
         py::arg("transforms"), py::arg("input_size"), py::arg("conf") = 0.25f, py::arg("iou") = 0.45f,
         py::arg("class_agnostic") = false, py::arg("max_det") = 200, py::kw_only(),
         py::arg("variances") = std::pair<float, float>{0.1f, 0.2f}, py::arg("scores") = "softmax",
-        py::arg("background") = std::optional<int>{0},
+        py::arg("background") = std::optional<int>{0}, py::arg("multi_label") = true,
         "SSD outputs -> per image (xyxy, confidence, class_id): boxes decoded against the priors ((N, 4) cx, cy, "
         "w, h normalised) with the centre-size variances, scores by 'softmax', 'sigmoid' or 'raw', every "
         "(box, class) above conf, mapped back, clipped, then NMS per class; class ids skip the background "
-        "column. loc (B, N, 4), logits (B, N, K); 2-D for one image.");
+        "column. loc (B, N, 4), logits (B, N, K); 2-D for one image. multi_label=False: each box's best class "
+        "only.");
 }
 
 }  // namespace fastinfer::bindings

@@ -53,7 +53,8 @@ void emit(const Box& b, float score, int class_id, const Transform& t, Detection
 // of a block of anchors across the class planes (contiguous reads, a plain
 // max the compiler vectorises); pass 2 finds the class of the few anchors
 // above `conf`: the first class holding that score.
-void decode_channel_major(const HeadOutput& o, const Transform& t, float conf, DetectionArrays& out) {
+void decode_channel_major(const HeadOutput& o, const Transform& t, float conf, bool multi_label,
+                          DetectionArrays& out) {
   constexpr size_t kBlock = 1024;
   const size_t n = o.anchors;
   const size_t classes = o.channels - 4;
@@ -69,23 +70,43 @@ void decode_channel_major(const HeadOutput& o, const Transform& t, float conf, D
     for (size_t i = 0; i < len; ++i) {
       if (!(best[i] > conf)) continue;
       const size_t a = start + i;
+      const Box box{o.data[a], o.data[n + a], o.data[2 * n + a], o.data[3 * n + a]};
+      if (multi_label) {
+        for (size_t c = 0; c < classes; ++c) {
+          const float score = planes[c * n + a];
+          if (score > conf) emit(box, score, static_cast<int>(c), t, out);
+        }
+        continue;
+      }
       size_t c = 0;
       while (planes[c * n + a] != best[i]) ++c;
-      emit(Box{o.data[a], o.data[n + a], o.data[2 * n + a], o.data[3 * n + a]}, best[i], static_cast<int>(c), t,
-           out);
+      emit(box, best[i], static_cast<int>(c), t, out);
     }
   }
 }
 
 // yolov5 and yolox rows: score = max_c(obj * cls_c), the first maximum.
 template <typename BoxOf>
-void decode_rows(const HeadOutput& o, const Transform& t, float conf, BoxOf box_of, DetectionArrays& out) {
+void decode_rows(const HeadOutput& o, const Transform& t, float conf, bool multi_label, BoxOf box_of,
+                 DetectionArrays& out) {
   const size_t classes = o.channels - 5;
   for (size_t r = 0; r < o.anchors; ++r) {
     const float* row = o.data + r * o.channels;
     const float obj = row[4];
     if (!(obj > conf)) continue;
     const float* cls = row + 5;
+    if (multi_label) {
+      bool decoded = false;
+      Box box{};
+      for (size_t c = 0; c < classes; ++c) {
+        const float score = obj * cls[c];
+        if (!(score > conf)) continue;
+        if (!decoded) box = box_of(r, row);
+        decoded = true;
+        emit(box, score, static_cast<int>(c), t, out);
+      }
+      continue;
+    }
     float best = obj * cls[0];
     int best_class = 0;
     for (size_t c = 1; c < classes; ++c) {
@@ -143,13 +164,15 @@ void decode_head(const HeadOutput& o, const HeadParams& p, const Transform& t, f
   check_head_output(o, p);
   switch (p.head) {
     case Head::kDarknet:
-      decode_darknet_rows(RowBlock{o.data, o.anchors}, o.channels, p.net_width, p.net_height, t, conf, out);
+      decode_darknet_rows(RowBlock{o.data, o.anchors}, o.channels, p.net_width, p.net_height, t, conf, out, false,
+                          p.multi_label);
       break;
     case Head::kYolov8:
-      decode_channel_major(o, t, conf, out);
+      decode_channel_major(o, t, conf, p.multi_label, out);
       break;
     case Head::kYolov5:
-      decode_rows(o, t, conf, [](size_t, const float* row) { return Box{row[0], row[1], row[2], row[3]}; }, out);
+      decode_rows(o, t, conf, p.multi_label,
+                  [](size_t, const float* row) { return Box{row[0], row[1], row[2], row[3]}; }, out);
       break;
     case Head::kYolox: {
       // First row of each stride's grid, then the row -> (stride, cell) lookup.
@@ -166,7 +189,7 @@ void decode_head(const HeadOutput& o, const HeadParams& p, const Transform& t, f
                    (row[1] + static_cast<float>(cell / columns)) * stride, std::exp(row[2]) * stride,
                    std::exp(row[3]) * stride};
       };
-      decode_rows(o, t, conf, box_of, out);
+      decode_rows(o, t, conf, p.multi_label, box_of, out);
       break;
     }
   }

@@ -98,11 +98,18 @@ void decode_ssd(const SsdOutput& o, const SsdPriors& priors, const SsdParams& p,
     if (softmax) {
       for (size_t c = 0; c < k; ++c) denominator += std::exp(static_cast<double>(s[c]) - top);
     }
+    // Single-label: the best non-background column only (scores rise with the logits, so the best logit).
+    int only = -1;
+    if (!p.multi_label) {
+      for (size_t c = 0; c < k; ++c) {
+        if (static_cast<int>(c) != bg && (only < 0 || s[c] > s[only])) only = static_cast<int>(c);
+      }
+    }
     bool decoded = false;
     float box[4];
     bool empty = false;
     for (size_t c = 0; c < k; ++c) {
-      if (static_cast<int>(c) == bg) continue;
+      if (static_cast<int>(c) == bg || (only >= 0 && static_cast<int>(c) != only)) continue;
       if (!(s[c] - top > bound)) continue;
       float score = s[c];
       if (softmax) {

@@ -26,7 +26,8 @@ inline float max_score(const float* scores, size_t n) {
 }  // namespace
 
 void decode_darknet_rows(const RowBlock& block, size_t row_length, int net_width, int net_height,
-                         const Transform& t, float conf, DetectionArrays& out, bool objectness_gate) {
+                         const Transform& t, float conf, DetectionArrays& out, bool objectness_gate,
+                         bool multi_label) {
   if (row_length < 6) {
     throw InvalidInputError("Darknet rows need at least 6 values (4 box, objectness, 1 class), got " +
                             std::to_string(row_length));
@@ -45,8 +46,6 @@ void decode_darknet_rows(const RowBlock& block, size_t row_length, int net_width
     // its index only when it passes.
     const float score = max_score(scores, num_classes);
     if (!(score > conf)) continue;
-    size_t best = 0;
-    while (scores[best] != score) ++best;
     const float cx = row[0] * net_width;
     const float cy = row[1] * net_height;
     const float hw = row[2] * net_width * 0.5f;
@@ -55,6 +54,17 @@ void decode_darknet_rows(const RowBlock& block, size_t row_length, int net_width
     const float y1 = (cy - hh - t.pad_y) / t.scale_y;
     const float x2 = (cx + hw - t.pad_x) / t.scale_x;
     const float y2 = (cy + hh - t.pad_y) / t.scale_y;
+    if (multi_label) {
+      for (size_t c = 0; c < num_classes; ++c) {
+        if (!(scores[c] > conf)) continue;
+        out.xyxy.insert(out.xyxy.end(), {x1, y1, x2, y2});
+        out.confidence.push_back(scores[c]);
+        out.class_id.push_back(static_cast<int>(c));
+      }
+      continue;
+    }
+    size_t best = 0;
+    while (scores[best] != score) ++best;
     out.xyxy.insert(out.xyxy.end(), {x1, y1, x2, y2});
     out.confidence.push_back(score);
     out.class_id.push_back(static_cast<int>(best));
@@ -63,12 +73,12 @@ void decode_darknet_rows(const RowBlock& block, size_t row_length, int net_width
 
 DetectionArrays postprocess_darknet(const std::vector<RowBlock>& blocks, size_t row_length, int net_width,
                                     int net_height, const Transform& transform, const NmsParams& nms_params,
-                                    bool objectness_gate) {
+                                    bool objectness_gate, bool multi_label) {
   nms_params.validate();
   DetectionArrays candidates;
   for (const RowBlock& block : blocks) {
     decode_darknet_rows(block, row_length, net_width, net_height, transform, nms_params.score_threshold,
-                        candidates, objectness_gate);
+                        candidates, objectness_gate, multi_label);
   }
   return suppress_and_clip(candidates, transform, nms_params);
 }

@@ -34,6 +34,9 @@ struct HeadParams {
   int net_width = 640;   // network input, pixels
   int net_height = 640;
   std::vector<int> strides{8, 16, 32};  // yolox only
+  // Every class scoring above the threshold gives a detection of its own (the
+  // same box), rather than the best class only (YOLOv5's multi_label).
+  bool multi_label = false;
 
   void validate() const;
   // Rows a yolox output must have: sum over strides of ceil(H/s) * ceil(W/s).
@@ -55,7 +58,8 @@ void check_head_output(const HeadOutput& output, const HeadParams& params);
 // Appends the anchors whose score is strictly above `conf`, their boxes mapped
 // back through `transform` (unclipped). Row heads skip an anchor whose
 // objectness is not above `conf` (with class probabilities <= 1 its score
-// cannot be); ties between classes go to the lowest class id.
+// cannot be); ties between classes go to the lowest class id. With
+// params.multi_label, each class above `conf` is a detection, in class order.
 void decode_head(const HeadOutput& output, const HeadParams& params, const Transform& transform, float conf,
                  DetectionArrays& out);
 

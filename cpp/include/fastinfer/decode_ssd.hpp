@@ -40,6 +40,10 @@ struct SsdParams {
   std::array<float, 2> variances{0.1f, 0.2f};  // centre, size
   SsdScores scores = SsdScores::kSoftmax;
   int background = 0;  // the background column; -1: none
+  // Every (prior, class) pair above the threshold is a candidate (SSD's and
+  // torchvision's rule); false: only each prior's best class (the first of
+  // equal best scores), YOLO's default.
+  bool multi_label = true;
 
   void validate() const;
 };
@@ -63,7 +67,8 @@ struct SsdPriors {
 // InvalidInputError giving the expected and the actual sizes.
 void check_ssd_output(const SsdOutput& output, const SsdPriors& priors, const SsdParams& params);
 
-// Appends every (prior, class) pair scoring strictly above `conf` whose box,
+// Appends every (prior, class) pair scoring strictly above `conf` (with
+// params.multi_label false: each prior's best class only) whose box,
 // mapped back through `transform` and clipped to the image, is not empty.
 // Probabilities are computed in double and rounded to float once.
 void decode_ssd(const SsdOutput& output, const SsdPriors& priors, const SsdParams& params,
