@@ -69,7 +69,7 @@ def _detect(args: argparse.Namespace) -> int:
         _video_out(args.out, videos[0])
     detector = Detector(args.model, conf=args.conf, iou=args.iou, letterbox=args.letterbox, backend=args.backend,
                         head=args.head, precision=args.precision, input_size=args.input_size,
-                        calibration=args.calibration)
+                        calibration=args.calibration, multi_label=args.multi_label or None)
     failures = 0
     for path in args.images:
         if path in videos:
@@ -287,6 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold (default: 0.45)")
     detect.add_argument("--letterbox", action="store_true", default=None,
                         help="keep the aspect ratio and pad (default: the model family's own choice)")
+    detect.add_argument("--darknet-letterbox", dest="letterbox", action="store_const", const="darknet",
+                        help="Darknet's own letterbox and resize, so scores equal `darknet detect`'s")
+    detect.add_argument("--multi-label", action="store_true", help="report every class above --conf for a box, "
+                        "as `darknet detect` does (default: the best class)")
     detect.add_argument("--input-size", type=int, nargs=2, metavar=("W", "H"), help="network input size")
     detect.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default: auto, "
                         "ONNX Runtime)")

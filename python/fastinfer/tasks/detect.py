@@ -68,6 +68,9 @@ class Detector(Task[Detections]):
         iou: NMS overlap threshold.
         letterbox: keep the aspect ratio and pad instead of stretching. Default:
             the family's own choice (stretch for Darknet, letterbox otherwise).
+            ``"darknet"``: Darknet's own letterbox, to the bit (its float
+            two-pass bilinear resize, 0.5 grey; ``mode="darknet_letterbox"``),
+            so scores equal ``darknet detect``'s.
         backend: ``"auto"`` (ONNX Runtime; Darknet models are converted to
             ONNX once and cached), ``"onnxruntime"``, ``"opencv"`` or
             ``"torch"`` (PyTorch on the CPU or CUDA: Darknet cfgs as torch
@@ -87,6 +90,11 @@ class Detector(Task[Detections]):
             paths and arrays; default: the photos that ship with fastinfer
             (``calibration_images=``: deprecated).
         class_agnostic: one NMS over all classes instead of one per class.
+        multi_label: every class scoring above ``conf`` is a detection of its
+            own (the same box), as Darknet's detector and YOLOv5's
+            ``multi_label`` report them, then NMS per class. Default: each
+            box's best class only, except for SSD models (every class, as
+            SSD and torchvision do); ``False`` makes SSD single-label too.
         max_det: keep at most this many detections per image (None: all;
             200 for SSD models, SSD's usual top-k).
         threads: ONNX Runtime intra-op threads (None: its default).
@@ -118,14 +126,17 @@ class Detector(Task[Detections]):
     @renamed_arguments(calibration_images="calibration")
     def __init__(self, model: str | os.PathLike[str] | Any, weights: str | os.PathLike[str] | None = None,
                  names: Names | None = None, *, input_size: Size | None = None,
-                 conf: float = 0.25, iou: float = 0.45, letterbox: bool | None = None, backend: str = "auto",
+                 conf: float = 0.25, iou: float = 0.45, letterbox: bool | str | None = None, backend: str = "auto",
                  head: str | None = None, preprocessing: Preprocessing | None = None, precision: str = "fp32",
                  calibration: quantization.CalibrationLike | None = None, class_agnostic: bool = False,
                  max_det: int | None = None, threads: int | None = None, providers: Sequence[str] | None = None,
                  graph_optimization: str = "all", priors: PriorsLike | None = None,
                  ssd: SSDConfig | None = None, device: str | None = None, half: bool = False,
-                 backend_options: Mapping[str, Any] | None = None) -> None:
+                 backend_options: Mapping[str, Any] | None = None, multi_label: bool | None = None) -> None:
         self.conf = check_unit("conf", conf)
+        if letterbox is not None and letterbox != "darknet" and not isinstance(letterbox, (bool, np.bool_)):
+            raise InvalidInputError(f"letterbox must be None, True, False or 'darknet', got {letterbox!r}")
+        self.multi_label = None if multi_label is None else bool(check_bool("multi_label", multi_label))
         self.iou = check_unit("iou", iou)
         # Issue 17, defects 9 and 11: every argument checked here, by the shared validators.
         self.max_det = check_max_det(max_det)
@@ -230,7 +241,9 @@ class Detector(Task[Detections]):
 
         check_instance("preprocessing", preprocessing, Preprocessing, "fastinfer.Preprocessing")
         preset = preprocessing or PRESETS[self.head]
-        if letterbox is not None:
+        if letterbox == "darknet":
+            preset = preset.replace(mode="darknet_letterbox", sizing="darknet")
+        elif letterbox is not None:
             preset = preset.replace(mode="letterbox" if letterbox else "stretch")
         self.preprocessing = preset
 
@@ -423,7 +436,8 @@ class Detector(Task[Detections]):
             loc, logits = (named.get(name, outputs[i]) for i, name in self._ssd_outputs)
             return _core.postprocess_ssd(loc, logits, self.priors, transforms, self.input_size, conf, iou,
                                          self.class_agnostic, max_det, variances=self.ssd.variances,
-                                         scores=self.ssd.scores or "raw", background=self.ssd.background)
+                                         scores=self.ssd.scores or "raw", background=self.ssd.background,
+                                         multi_label=self.multi_label is not False)
         if self.head == "darknet":
             expected = 5 + len(self.names)
             for out in outputs:
@@ -432,10 +446,11 @@ class Detector(Task[Detections]):
                         f"model output of shape {out.shape} does not hold Darknet rows for {len(self.names)} "
                         f"classes (expected a last dimension of {expected})")
             return _core.postprocess_darknet(list(outputs), transforms, self.input_size, conf, iou,
-                                             self.class_agnostic, max_det, objectness_gate=self._objectness_gate)
+                                             self.class_agnostic, max_det, objectness_gate=self._objectness_gate,
+                                             multi_label=bool(self.multi_label))
         self._check_class_count(outputs[0])
         return _core.postprocess_head(outputs[0], transforms, self.input_size, self.head, conf, iou,
-                                      self.class_agnostic, max_det)
+                                      self.class_agnostic, max_det, multi_label=bool(self.multi_label))
 
     def _check_class_count(self, output: np.ndarray | Sequence[int | str | None]) -> None:
         """The names fit the output's class columns: at load when the output's shape is fixed, else at each call
