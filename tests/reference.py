@@ -221,12 +221,13 @@ def yolox_grid(input_size: tuple[int, int], strides=HEAD_STRIDES) -> np.ndarray:
 
 
 def head_candidates(output: np.ndarray, head: str, input_size: tuple[int, int], conf: float,
-                    strides=HEAD_STRIDES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    strides=HEAD_STRIDES, multi_label: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One image's head output -> ``(cx_cy_w_h, score, class_id)`` of the anchors scoring strictly above ``conf``.
 
     Boxes are float64 network-input pixels; scores are float32 as the model
     gives them (``obj * cls`` multiplied in float32 for the heads with
-    objectness); the class is the first maximum.
+    objectness); the class is the first maximum. ``multi_label``: every
+    (anchor, class) scoring above ``conf`` instead, anchor-major.
 
     * ``yolov8``: ``(4+C, N)``, boxes in pixels, score = best class score.
     * ``yolov5``: ``(N, 5+C)``, boxes in pixels, score = best ``obj * cls``.
@@ -251,6 +252,9 @@ def head_candidates(output: np.ndarray, head: str, input_size: tuple[int, int], 
                                       np.exp(rows[:, 2:4]).astype(np.float64) * grid[:, 2:]], axis=1)
             elif head != "yolov5":
                 raise ValueError(f"unknown head {head!r}")
+    if multi_label:
+        anchor, cls = np.nonzero(scores > np.float32(conf))
+        return box[anchor], scores[anchor, cls].astype(np.float32), cls.astype(np.int64)
     best = scores.argmax(axis=1) if len(rows) else np.zeros(0, np.int64)
     score = scores[np.arange(len(rows)), best]
     keep = score > np.float32(conf)
@@ -259,7 +263,8 @@ def head_candidates(output: np.ndarray, head: str, input_size: tuple[int, int], 
 
 def postprocess_head_reference(output: np.ndarray, transforms: np.ndarray, input_size: tuple[int, int], head: str,
                                conf: float = 0.25, iou: float = 0.45, class_agnostic: bool = False, max_det: int = 0,
-                               strides=HEAD_STRIDES) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+                               strides=HEAD_STRIDES, multi_label: bool = False
+                               ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Per image ``(xyxy, confidence, class_id, unclipped_xyxy)`` for a batched head output, in numpy + cv2.
 
     Boxes map back with ``x_img = (x_net - pad_x) / scale_x``; NMS
@@ -271,7 +276,7 @@ def postprocess_head_reference(output: np.ndarray, transforms: np.ndarray, input
     output = output.reshape(batch, *output.shape[-2:])
     results = []
     for b in range(batch):
-        box, score, cls = head_candidates(output[b], head, input_size, conf, strides)
+        box, score, cls = head_candidates(output[b], head, input_size, conf, strides, multi_label)
         sx, sy, px, py, image_w, image_h = (float(v) for v in transforms[b])
         cx, cy, w, h = box.T
         xyxy = np.stack([(cx - w / 2 - px) / sx, (cy - h / 2 - py) / sy,

@@ -81,7 +81,8 @@ def greedy_nms(boxes: torch.Tensor, scores: torch.Tensor, iou: float) -> list[in
 def reference_postprocess(loc: np.ndarray, logits: np.ndarray, priors: np.ndarray, transform: Sequence[float],
                           input_size: tuple[int, int], *, conf: float, iou: float, max_det: int = 200,
                           variances=(0.1, 0.2), scores: str = "softmax", background: int | None = 0,
-                          class_agnostic: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                          class_agnostic: bool = False, multi_label: bool = True
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One image's ``(N, 4)`` loc and ``(N, K)`` scores -> ``(xyxy float32, confidence float32, class_id int64)``.
 
     ``transform`` is a ``make_blob`` row: ``scale_x, scale_y, pad_x, pad_y, width, height``
@@ -105,6 +106,11 @@ def reference_postprocess(loc: np.ndarray, logits: np.ndarray, priors: np.ndarra
     mask = probs > torch.tensor(conf, dtype=torch.float32)
     if background is not None:
         mask[:, background] = False
+    if not multi_label:  # each prior's best non-background class only (the first of equal best)
+        masked = probs.clone()
+        if background is not None:
+            masked[:, background] = -1
+        mask &= torch.nn.functional.one_hot(masked.argmax(dim=1), probs.shape[1]).bool()
     # A box the clipping leaves empty (entirely outside the image) is no detection.
     mask &= ((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]))[:, None]
     rows, cols = torch.nonzero(mask, as_tuple=True)
