@@ -77,8 +77,10 @@ inline py::tuple detection_tuple(DetectionArrays&& d) {
                         to_numpy(std::move(ids), {n}));
 }
 
-inline NmsParams nms_params(float conf, float iou, bool class_agnostic, int max_det) {
+inline NmsParams nms_params(float conf, float iou, bool class_agnostic, int max_det,
+                            const std::vector<int>& classes = {}) {
   NmsParams p;
+  p.classes = classes;
   p.score_threshold = conf;
   p.iou_threshold = iou;
   p.class_agnostic = class_agnostic;

@@ -19,8 +19,8 @@ namespace {
 
 py::list postprocess_darknet_py(const std::vector<py::array>& outputs, const py::array& transforms_obj,
                                 std::pair<int, int> input_size, float conf, float iou, bool class_agnostic,
-                                int max_det, bool objectness_gate, bool multi_label) {
-  const NmsParams params = nms_params(conf, iou, class_agnostic, max_det);
+                                int max_det, bool objectness_gate, bool multi_label, const std::vector<int>& classes) {
+  const NmsParams params = nms_params(conf, iou, class_agnostic, max_det, classes);
   py::array_t<double, py::array::c_style | py::array::forcecast> transforms(transforms_obj);
   if (transforms.ndim() != 2 || transforms.shape(1) != 6) {
     throw InvalidInputError("transforms must have shape (N, 6), got " + shape_of(transforms));
@@ -70,8 +70,9 @@ py::list postprocess_darknet_py(const std::vector<py::array>& outputs, const py:
 
 py::list postprocess_head_py(const py::object& output_obj, const py::array& transforms_obj,
                              std::pair<int, int> input_size, const std::string& head, float conf, float iou,
-                             bool class_agnostic, int max_det, const std::vector<int>& strides, bool multi_label) {
-  const NmsParams nms = nms_params(conf, iou, class_agnostic, max_det);
+                             bool class_agnostic, int max_det, const std::vector<int>& strides, bool multi_label,
+                             const std::vector<int>& classes) {
+  const NmsParams nms = nms_params(conf, iou, class_agnostic, max_det, classes);
   HeadParams params;
   params.head = parse_head(head);
   params.net_width = input_size.first;
@@ -118,8 +119,9 @@ py::list postprocess_head_py(const py::object& output_obj, const py::array& tran
 }
 
 py::array_t<int64_t> nms_py(const py::object& boxes_obj, const py::object& scores_obj, const py::object& class_ids_obj,
-                            float conf, float iou, bool class_agnostic, int max_det) {
-  const NmsParams params = nms_params(conf, iou, class_agnostic, max_det);
+                            float conf, float iou, bool class_agnostic, int max_det,
+                            const std::vector<int>& classes) {
+  const NmsParams params = nms_params(conf, iou, class_agnostic, max_det, classes);
   py::array_t<float, py::array::c_style | py::array::forcecast> boxes(boxes_obj);
   py::array_t<float, py::array::c_style | py::array::forcecast> scores(scores_obj);
   if (boxes.ndim() != 2 || scores.ndim() != 1 || boxes.shape(1) != 4 || boxes.shape(0) != scores.shape(0)) {
@@ -133,6 +135,8 @@ py::array_t<int64_t> nms_py(const py::object& boxes_obj, const py::object& score
       throw InvalidInputError("class_ids must be (N,) like scores, got " + shape_of(c));
     }
     ids.assign(c.data(), c.data() + n);
+  } else if (!classes.empty()) {
+    throw InvalidInputError("classes= needs class_ids");
   }
   std::vector<int> keep;
   {
@@ -150,22 +154,27 @@ void bind_detect(py::module_& m) {
   m.def("postprocess_darknet", &postprocess_darknet_py, py::arg("outputs"), py::arg("transforms"),
         py::arg("input_size"), py::arg("conf") = 0.25f, py::arg("iou") = 0.45f, py::arg("class_agnostic") = false,
         py::arg("max_det") = 0, py::kw_only(), py::arg("objectness_gate") = false, py::arg("multi_label") = false,
+        py::arg("classes") = std::vector<int>{},
         "Darknet rows -> per image (xyxy, confidence, class_id) after threshold, NMS and mapping back. "
         "objectness_gate: also skip rows whose objectness is not above conf (Darknet's rule; exact and much faster "
         "for rows whose class scores are objectness x probability, as OpenCV's Darknet layers and converted "
         "models emit them). multi_label: every class above conf is a detection of its own (Darknet's detector, "
-        "YOLOv5's multi_label), then NMS per class; otherwise each row's best class.");
+        "YOLOv5's multi_label), then NMS per class; otherwise each row's best class. classes: keep only these "
+        "class ids, dropped before NMS and max_det (empty: all).");
   m.def("postprocess_head", &postprocess_head_py, py::arg("output"), py::arg("transforms"), py::arg("input_size"),
         py::arg("head"), py::arg("conf") = 0.25f, py::arg("iou") = 0.45f, py::arg("class_agnostic") = false,
         py::arg("max_det") = 0, py::arg("strides") = std::vector<int>{8, 16, 32}, py::kw_only(),
-        py::arg("multi_label") = false,
+        py::arg("multi_label") = false, py::arg("classes") = std::vector<int>{},
         "A YOLO head's output -> per image (xyxy, confidence, class_id) after threshold, NMS and mapping back. "
         "head: 'yolov5' ((B, N, 5+C) pixel rows), 'yolov8'/'yolo11' ((B, 4+C, N)), 'yolox' ((B, N, 5+C) "
         "grid-relative rows over `strides`) or 'darknet' ((B, N, 5+C) normalised rows); 2-D for one image. "
-        "multi_label: every class above conf is a detection of its own (YOLOv5's multi_label); otherwise the best.");
+        "multi_label: every class above conf is a detection of its own (YOLOv5's multi_label); otherwise the best. "
+        "classes: keep only these class ids, dropped before NMS and max_det (empty: all).");
   m.def("nms", &nms_py, py::arg("boxes"), py::arg("scores"), py::arg("class_ids") = py::none(),
         py::arg("conf") = 0.0f, py::arg("iou") = 0.45f, py::arg("class_agnostic") = false, py::arg("max_det") = 0,
-        "Indices kept by NMS (cv::dnn::NMSBoxes semantics), highest score first.");
+        py::kw_only(), py::arg("classes") = std::vector<int>{},
+        "Indices kept by NMS (cv::dnn::NMSBoxes semantics), highest score first; classes: keep only these class "
+        "ids (empty: all).");
 }
 
 }  // namespace fastinfer::bindings

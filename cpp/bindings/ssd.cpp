@@ -30,8 +30,9 @@ Rows rows_of(const py::array& a, const char* what, const char* layout) {
 py::list postprocess_ssd_py(const py::array& loc_obj, const py::array& logits_obj, const py::array& priors_obj,
                             const py::array& transforms_obj, std::pair<int, int> input_size, float conf, float iou,
                             bool class_agnostic, int max_det, std::pair<float, float> variances,
-                            const std::string& scores, std::optional<int> background, bool multi_label) {
-  const NmsParams nms = nms_params(conf, iou, class_agnostic, max_det);
+                            const std::string& scores, std::optional<int> background, bool multi_label,
+                            const std::vector<int>& classes) {
+  const NmsParams nms = nms_params(conf, iou, class_agnostic, max_det, classes);
   SsdParams params;
   params.net_width = input_size.first;
   params.net_height = input_size.second;
@@ -83,11 +84,12 @@ void bind_ssd(py::module_& m) {
         py::arg("class_agnostic") = false, py::arg("max_det") = 200, py::kw_only(),
         py::arg("variances") = std::pair<float, float>{0.1f, 0.2f}, py::arg("scores") = "softmax",
         py::arg("background") = std::optional<int>{0}, py::arg("multi_label") = true,
+        py::arg("classes") = std::vector<int>{},
         "SSD outputs -> per image (xyxy, confidence, class_id): boxes decoded against the priors ((N, 4) cx, cy, "
         "w, h normalised) with the centre-size variances, scores by 'softmax', 'sigmoid' or 'raw', every "
         "(box, class) above conf, mapped back, clipped, then NMS per class; class ids skip the background "
         "column. loc (B, N, 4), logits (B, N, K); 2-D for one image. multi_label=False: each box's best class "
-        "only.");
+        "only. classes: keep only these class ids, dropped before NMS and max_det (empty: all).");
 }
 
 }  // namespace fastinfer::bindings

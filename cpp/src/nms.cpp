@@ -21,6 +21,13 @@ void NmsParams::validate() const {
   if (max_detections < 0) {
     throw InvalidInputError("max_det must be >= 0 (0: no limit), got " + std::to_string(max_detections));
   }
+  for (int c : classes) {
+    if (c < 0) throw InvalidInputError("classes must be class ids >= 0, got " + std::to_string(c));
+  }
+}
+
+bool NmsParams::wanted(int class_id) const {
+  return classes.empty() || std::find(classes.begin(), classes.end(), class_id) != classes.end();
 }
 
 namespace {
@@ -65,10 +72,16 @@ void suppress(const std::vector<Rect>& rects, const std::vector<int>& order, flo
 std::vector<int> nms(const float* boxes, const float* scores, const int* class_ids, size_t n,
                      const NmsParams& params) {
   params.validate();
+  if (!params.classes.empty() && class_ids == nullptr) {
+    throw InvalidInputError("classes= needs the class id of every box");
+  }
   std::vector<int> order;
   order.reserve(n);
   for (size_t i = 0; i < n; ++i) {
-    if (scores[i] > params.score_threshold) order.push_back(static_cast<int>(i));
+    // Classes not asked for are dropped before NMS, so they neither suppress a box nor take a max_det place.
+    if (scores[i] > params.score_threshold && (params.classes.empty() || params.wanted(class_ids[i]))) {
+      order.push_back(static_cast<int>(i));
+    }
   }
   if (order.empty()) return {};
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return scores[a] > scores[b]; });

@@ -90,6 +90,9 @@ class Detector(Task[Detections]):
             paths and arrays; default: the photos that ship with fastinfer
             (``calibration_images=``: deprecated).
         class_agnostic: one NMS over all classes instead of one per class.
+        classes: keep only these classes (ids, or names from ``names``);
+            the others are dropped before NMS and ``max_det``, so they
+            neither suppress a box nor take a place. None: every class.
         multi_label: every class scoring above ``conf`` is a detection of its
             own (the same box), as Darknet's detector and YOLOv5's
             ``multi_label`` report them, then NMS per class. Default: each
@@ -132,7 +135,8 @@ class Detector(Task[Detections]):
                  max_det: int | None = None, threads: int | None = None, providers: Sequence[str] | None = None,
                  graph_optimization: str = "all", priors: PriorsLike | None = None,
                  ssd: SSDConfig | None = None, device: str | None = None, half: bool = False,
-                 backend_options: Mapping[str, Any] | None = None, multi_label: bool | None = None) -> None:
+                 backend_options: Mapping[str, Any] | None = None, multi_label: bool | None = None,
+                 classes: Sequence[int | str] | None = None) -> None:
         self.conf = check_unit("conf", conf)
         if letterbox is not None and letterbox != "darknet" and not isinstance(letterbox, (bool, np.bool_)):
             raise InvalidInputError(f"letterbox must be None, True, False or 'darknet', got {letterbox!r}")
@@ -235,6 +239,7 @@ class Detector(Task[Detections]):
         else:
             raise ModelLoadError(f"cannot tell the format of model '{path}': expected a Darknet .cfg or an .onnx file "
                                  "(or, with backend='torch', a TorchScript or torch.export .pt2 file)")
+        self.classes = self._class_ids(classes)
         if self.head != "ssd" and (priors is not None or ssd is not None):
             raise InvalidInputError(f"priors= and ssd= are for SSD models (head='ssd'); model '{self.model_path}' has "
                                     f"the '{self.head}' head")
@@ -290,6 +295,26 @@ class Detector(Task[Detections]):
             raise ModelLoadError(f"model file '{model}' does not exist and is not a model zoo name "
                                  f"(available: {', '.join(models.available())})")
         return zoo.model, zoo
+
+    def _class_ids(self, classes: Sequence[int | str] | None) -> tuple[int, ...] | None:
+        """``classes=`` as sorted class ids: ids in range, or names of ``self.names``; None for every class."""
+        if classes is None:
+            return None
+        if isinstance(classes, (str, bytes, int)) or not isinstance(classes, Sequence) or not classes:
+            raise InvalidInputError(f"classes must be a non-empty list of class ids or names, got {classes!r}")
+        index = {name: i for i, name in reversed(list(enumerate(self.names)))}
+        ids = set()
+        for value in classes:
+            if isinstance(value, str) and value in index:
+                ids.add(index[value])
+            elif isinstance(value, (int, np.integer)) and not isinstance(value, bool) and \
+                    0 <= value < len(self.names):
+                ids.add(int(value))
+            else:
+                shown = ", ".join(self.names[:8]) + (", ..." if len(self.names) > 8 else "")
+                raise InvalidInputError(f"classes: {value!r} is neither a class id in [0, {len(self.names) - 1}] nor "
+                                        f"a class name of model '{self.model_path}' ({shown})")
+        return tuple(sorted(ids))
 
     @staticmethod
     def _generic_names(out_shapes: list[list[int | str | None]], head: str) -> list[str]:
@@ -430,6 +455,7 @@ class Detector(Task[Detections]):
     def _decode(self, outputs: Sequence[np.ndarray], transforms: np.ndarray, conf: float,
                 iou: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         max_det = self.max_det or 0
+        classes = list(self.classes or ())
         if self.head == "ssd":
             assert self.ssd is not None and self.priors is not None  # set up with head "ssd"
             named = dict(zip(self.backend.output_names, outputs))
@@ -437,7 +463,8 @@ class Detector(Task[Detections]):
             return _core.postprocess_ssd(loc, logits, self.priors, transforms, self.input_size, conf, iou,
                                          self.class_agnostic, max_det, variances=self.ssd.variances,
                                          scores=self.ssd.scores or "raw", background=self.ssd.background,
-                                         multi_label=self.multi_label is not False)
+                                         multi_label=self.multi_label is not False,
+                                         classes=classes)
         if self.head == "darknet":
             expected = 5 + len(self.names)
             for out in outputs:
@@ -447,10 +474,11 @@ class Detector(Task[Detections]):
                         f"classes (expected a last dimension of {expected})")
             return _core.postprocess_darknet(list(outputs), transforms, self.input_size, conf, iou,
                                              self.class_agnostic, max_det, objectness_gate=self._objectness_gate,
-                                             multi_label=bool(self.multi_label))
+                                             multi_label=bool(self.multi_label), classes=classes)
         self._check_class_count(outputs[0])
         return _core.postprocess_head(outputs[0], transforms, self.input_size, self.head, conf, iou,
-                                      self.class_agnostic, max_det, multi_label=bool(self.multi_label))
+                                      self.class_agnostic, max_det, multi_label=bool(self.multi_label),
+                                      classes=classes)
 
     def _check_class_count(self, output: np.ndarray | Sequence[int | str | None]) -> None:
         """The names fit the output's class columns: at load when the output's shape is fixed, else at each call
