@@ -4,8 +4,11 @@
 #include <cctype>
 #include <cmath>
 #include <filesystem>
+#include <cstdlib>
 #include <fstream>
+#include <mutex>
 
+#include <opencv2/core/utils/logger.hpp>
 #include <opencv2/videoio/registry.hpp>
 
 #include "fastinfer/errors.hpp"
@@ -23,6 +26,43 @@ std::string lower_extension(const std::string& path) {
   return ext;
 }
 
+// Opening a capture makes OpenCV's videoio try its backends in turn, and each
+// one that cannot take the source (or, in a wheel, a plugin it does not ship)
+// logs a [ WARN] or [ERROR] line on stderr before fastinfer's own message
+// says what failed. While one is held, OpenCV's log is silent; the level
+// before the first one is restored when the last one ends (several threads
+// may open at once). $OPENCV_LOG_LEVEL, when set, is left to decide.
+class QuietOpenCvLog {
+ public:
+  QuietOpenCvLog() : active_(std::getenv("OPENCV_LOG_LEVEL") == nullptr) {
+    if (!active_) return;
+    std::lock_guard<std::mutex> lock(mutex());
+    if (depth()++ == 0) saved() = cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+  }
+  ~QuietOpenCvLog() {
+    if (!active_) return;
+    std::lock_guard<std::mutex> lock(mutex());
+    if (--depth() == 0) cv::utils::logging::setLogLevel(saved());
+  }
+  QuietOpenCvLog(const QuietOpenCvLog&) = delete;
+  QuietOpenCvLog& operator=(const QuietOpenCvLog&) = delete;
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static int& depth() {
+    static int d = 0;
+    return d;
+  }
+  static cv::utils::logging::LogLevel& saved() {
+    static cv::utils::logging::LogLevel level = cv::utils::logging::LOG_LEVEL_WARNING;
+    return level;
+  }
+  bool active_;
+};
+
 }  // namespace
 
 VideoReader::VideoReader(const std::string& path) : name_("'" + path + "'") {
@@ -33,6 +73,7 @@ VideoReader::VideoReader(const std::string& path) : name_("'" + path + "'") {
   if (file.tellg() == 0) throw InvalidInputError("video file '" + path + "' is empty");
   // FFmpeg reads every common container; trying it alone keeps the other
   // backends (GStreamer, image sequences) from logging their own failures.
+  const QuietOpenCvLog quiet;
   const int api = cv::videoio_registry::hasBackend(cv::CAP_FFMPEG) ? cv::CAP_FFMPEG : cv::CAP_ANY;
   try {
     capture_.open(path, api);
@@ -48,6 +89,7 @@ VideoReader::VideoReader(const std::string& path) : name_("'" + path + "'") {
 
 VideoReader::VideoReader(int camera) : name_("camera " + std::to_string(camera)) {
   if (camera < 0) throw InvalidInputError("camera index must be >= 0, got " + std::to_string(camera));
+  const QuietOpenCvLog quiet;
   try {
     capture_.open(camera, cv::CAP_ANY);
   } catch (const cv::Exception& e) {
@@ -106,6 +148,7 @@ VideoWriter::VideoWriter(const std::string& path, double fps, int width, int hei
   }
   const int code = cv::VideoWriter::fourcc(fourcc_[0], fourcc_[1], fourcc_[2], fourcc_[3]);
   bool opened = false;
+  const QuietOpenCvLog quiet;
   try {
     const int api = cv::videoio_registry::hasBackend(cv::CAP_FFMPEG) ? cv::CAP_FFMPEG : cv::CAP_ANY;
     opened = writer_.open(path, api, code, fps, cv::Size(width, height), true);
