@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import io
 import json
+import re
 import shutil
 import threading
 import time
@@ -232,6 +233,23 @@ def test_folder_skips_an_unreadable_image_with_a_warning(det, tmp_path, photos):
         assert_same_detections(dets, det(path), names[index])
 
 
+def test_glob_pattern(det, tmp_path, photos, raises_invalid):
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    for photo in photos:
+        shutil.copy(photo, folder / ("sub" if photo.suffix == ".png" else ".") / photo.name)
+    jpgs = sorted(folder / p.name for p in photos if p.suffix == ".jpg")
+    got = list(det.stream(str(folder / "*.jpg")))
+    assert [dets.metadata["path"] for _, _, dets in got] == [str(p) for p in jpgs]
+    for (index, frame, dets), path in zip(got, jpgs):
+        assert_same_detections(dets, det(path), path.name)
+    pngs = list(det.stream(str(folder / "**" / "*.png")))  # ** goes into subfolders
+    assert [dets.metadata["path"] for _, _, dets in pngs] == sorted(str(folder / "sub" / p.name) for p in photos
+                                                                     if p.suffix == ".png")
+    with raises_invalid(re.escape(f"pattern '{folder / '*.gif'}' matches no image files")):
+        det.stream(str(folder / "*.gif"))
+
+
 def test_list_of_paths_and_arrays(det, photos):
     items = [photos[0], cv2.imread(str(photos[1])), str(photos[2]), cv2.imread(str(photos[3]), cv2.IMREAD_GRAYSCALE)]
     got = list(det.stream(items, batch_size=2))
@@ -365,7 +383,7 @@ def test_bad_arguments(det, video, raises_invalid, kwargs, match):
 
 
 def test_bad_sources(det, tmp_path, raises_invalid):
-    with raises_invalid("source must be a video file, a camera index, a folder, or a list .* got dict"):
+    with raises_invalid("source must be a video file, a camera index, a folder, a glob pattern, or a list .* got dict"):
         det.stream({"video": "a.mp4"})
     with raises_invalid(f"folder '{tmp_path}' holds no image files"):
         det.stream(tmp_path)

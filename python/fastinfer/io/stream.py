@@ -13,6 +13,7 @@ Results are those of calling the task on each frame (or on each batch of
 
 from __future__ import annotations
 
+import glob
 import itertools
 import logging
 import os
@@ -149,17 +150,30 @@ def _folder_source(folder: Path) -> _Source:
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not paths:
         raise InvalidInputError(f"folder '{folder}' holds no image files ({', '.join(IMAGE_SUFFIXES[:6])}, ...)")
+    return _files_source(f"folder '{folder}'", paths)
+
+
+def _glob_source(pattern: str) -> _Source:
+    paths = sorted(Path(p) for p in glob.glob(pattern, recursive=True)
+                   if Path(p).suffix.lower() in IMAGE_SUFFIXES and Path(p).is_file())
+    if not paths:
+        raise InvalidInputError(f"pattern '{pattern}' matches no image files ({', '.join(IMAGE_SUFFIXES[:6])}, ...)")
+    return _files_source(f"pattern '{pattern}'", paths)
+
+
+def _files_source(name: str, paths: Sequence[Path]) -> _Source:
+    """Image files read in turn; one that cannot be read is skipped with a ``StreamWarning``."""
 
     def frames() -> Iterator[_Frame | _Skip]:
         for index, path in enumerate(paths):
             try:
                 image, ms = _timed(_core.imread, str(path))
             except InvalidInputError as exc:
-                yield _Skip(index, f"skipped image {index} of folder '{folder}': {exc}")
+                yield _Skip(index, f"skipped image {index} of {name}: {exc}")
                 continue
             yield _Frame(index, image, str(path), ms)
 
-    return _Source(f"folder '{folder}'", len(paths), None, frames, lambda: None)
+    return _Source(name, len(paths), None, frames, lambda: None)
 
 
 def _list_source(items: Sequence[ImageLike]) -> _Source:
@@ -177,17 +191,23 @@ def _list_source(items: Sequence[ImageLike]) -> _Source:
 
 
 def open_source(source: Source) -> _Source:
-    """A video file, camera index, folder, image file or list of images, opened for reading.
+    """A video file, camera index, folder, glob pattern, image file or list of images, opened for reading.
+
+    A string that is not an existing path but holds ``*``, ``?`` or ``[``
+    is a glob pattern (``**`` goes into subfolders); its image files are read
+    in sorted order, as a folder's are.
 
     Raises:
         InvalidInputError: the video or camera cannot be opened, the folder
-            holds no images, or ``source`` is none of these.
+            or pattern holds no images, or ``source`` is none of these.
     """
     if isinstance(source, (int, np.integer)) and not isinstance(source, bool):
         # Defect 9 of issue 17: an index OpenCV cannot take is named, not a pybind11 TypeError.
         return _video_source(_core.VideoReader(check_int("source (a camera index)", source, low=0, high=MAX_CAMERA)))
     if isinstance(source, (str, os.PathLike)):
         path = Path(check_path("source", source))
+        if not path.exists() and glob.has_magic(os.fspath(path)):
+            return _glob_source(os.fspath(path))
         if path.is_dir():
             return _folder_source(path)
         if path.suffix.lower() in IMAGE_SUFFIXES:
@@ -195,8 +215,8 @@ def open_source(source: Source) -> _Source:
         return _video_source(_core.VideoReader(os.fspath(path)))
     if isinstance(source, (list, tuple)):
         return _list_source(list(source))
-    raise InvalidInputError("source must be a video file, a camera index, a folder, or a list of image paths or "
-                            f"arrays; got {type(source).__name__}")
+    raise InvalidInputError("source must be a video file, a camera index, a folder, a glob pattern, or a list of "
+                            f"image paths or arrays; got {type(source).__name__}")
 
 
 # ------------------------------------------------------------------ the pipeline

@@ -256,11 +256,12 @@ class Task(Generic[R]):
         Decoding, pre-processing and inference run on their own threads (see
         ``fastinfer.stream``); results equal calling the task on each frame
         (each batch of ``batch_size`` frames) in turn. Unreadable images in a
-        folder are skipped with a ``fastinfer.StreamWarning``.
+        folder or pattern are skipped with a ``fastinfer.StreamWarning``.
 
         Args:
             source: a video file, a camera index, a folder of images (sorted by
-                name), or a list of image paths or BGR arrays.
+                name), a glob pattern of images (``"photos/*.jpg"``, sorted),
+                or a list of image paths or BGR arrays.
             batch_size: frames per network call.
             workers: inference threads (None: 1). With several, give the
                 task ``threads=`` so that together they fit the cores.
