@@ -462,7 +462,7 @@ def test_cli_classify_summary_and_json(lite0_onnx, classifier, cat, testdata, ca
 
     assert cli.main(["classify", str(cat), str(dog), *lite_args(lite0_onnx), "--json", "--top-k", "2"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["image"] for r in records] == [str(cat), str(dog)]
+    assert [(r["source"], r["frame"]) for r in records] == [(str(cat), None), (str(dog), None)]
     assert [c["class_id"] for c in records[0]["classes"]] == expected.class_id[:2].tolist()
     assert records[0]["classes"][0]["confidence"] == pytest.approx(float(expected.confidence[0]), abs=1e-6)
 

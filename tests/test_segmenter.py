@@ -368,7 +368,7 @@ def test_cli_segment_json_and_overlays(deeplab_onnx, photos, tmp_path, capsys):
     assert len(records) == len(paths)
     for record, path in zip(records, paths):
         seg = segmenter(path)
-        assert record["image"] == str(path)
+        assert (record["source"], record["frame"]) == (str(path), None)
         assert record["areas"] == seg.to_dict()["areas"]
         np.testing.assert_array_equal(fastinfer.read_image(record["overlay"]),
                                       seg.overlay(fastinfer.read_image(path), 0.6))
