@@ -574,3 +574,18 @@ def test_export_without_torch_names_the_extra(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr == ("error: fastinfer.export needs torch and onnx (torch is missing): pip install "
                            "fastinfer[export]\n")
+
+
+def test_line_width(tmp_path, capsys, testdata, yolo_files, detector):
+    photo = testdata / "images" / "motorcycle_left.png"  # PNG: the written file holds the drawn pixels exactly
+    dets = detector(photo)
+    assert len(dets) >= 1
+    image = fastinfer.read_image(photo)
+    for width in ("1", "6"):
+        [record] = _cli_json(capsys, ["detect", str(photo), "--model", str(yolo_files["cfg"]), "--json",
+                                      "--out", str(tmp_path / width), "--line-width", width])
+        np.testing.assert_array_equal(cv2.imread(record["annotated"]), dets.draw(image, line_width=int(width)))
+    assert not np.array_equal(cv2.imread(str(tmp_path / "1" / photo.name)), cv2.imread(str(tmp_path / "6" /
+                                                                                           photo.name)))
+    assert cli.main(["detect", str(photo), "--model", str(yolo_files["cfg"]), "--line-width", "0"]) == 2
+    assert capsys.readouterr().err.startswith("error: --line-width must be")

@@ -30,6 +30,7 @@ from ..tasks.segment import Segmenter
 from ..tools import bench as benchmarking
 from ..tools import doctor
 from ..tools.info import info
+from ..validate import check_optional_int
 from . import models as zoo_command
 from .progress import ProgressBar, draw_inference_time
 
@@ -200,6 +201,7 @@ class _Runner:
     draw: Callable[[Any, np.ndarray], np.ndarray]
     file_key: str  # the JSON key of the written image
     counts: str | None = None  # what a video's summary counts (detect: "object")
+    yolo_labels: bool = False  # detect: --save-txt can write labels, and the JSON has a "labels" key
     save_txt: bool = False
     save_conf: bool = False
     banner: bool = False  # draw the inference time on video frames
@@ -242,13 +244,13 @@ def _report(runner: _Runner, args: argparse.Namespace, outputs: _Outputs, source
     for line in runner.details(result):
         print("  " + line)
     if written is not None:
-        print(f"  {runner.file_key.replace('_', ' ')} image: {written}")
+        print(f"  {runner.file_key} image: {written}")
     if labels is not None:
         print(f"  labels: {labels}")
 
 
 def _labels_key(runner: _Runner, labels: Path | None) -> dict[str, Path | None]:
-    return {"labels": labels} if runner.counts == "object" else {}
+    return {"labels": labels} if runner.yolo_labels else {}
 
 
 def _predict(runner: _Runner, args: argparse.Namespace, inputs: Sequence[_Input], outputs: _Outputs) -> int:
@@ -391,6 +393,7 @@ class _InputSizeAction(argparse.Action):
 
 
 def _detect(args: argparse.Namespace) -> int:
+    check_optional_int("--line-width", args.line_width)
     inputs = _inputs(args.sources)
     outputs = _Outputs(args.out, inputs, save_txt=args.save_txt)  # a bad --out fails before a model is loaded
     if args.save_conf and not args.save_txt:
@@ -405,12 +408,14 @@ def _detect(args: argparse.Namespace) -> int:
                 for box, score, _, label in dets]
 
     runner = _Runner(detector, {}, summary=lambda d: plural(len(d), "object"), details=details,
-                     draw=lambda d, image: d.draw(image), file_key="annotated", counts="object",
-                     save_txt=args.save_txt, save_conf=args.save_conf, banner=True)
+                     draw=lambda d, image: d.draw(image, line_width=args.line_width), file_key="annotated",
+                     counts="object", yolo_labels=True, save_txt=args.save_txt, save_conf=args.save_conf,
+                     banner=True)
     return _predict(runner, args, inputs, outputs)
 
 
 def _classify(args: argparse.Namespace) -> int:
+    check_optional_int("--line-width", args.line_width)
     inputs = _inputs(args.sources)
     outputs = _Outputs(args.out, inputs)
     size = {"input_size": args.input_size} if args.input_size is not None else {}
@@ -423,7 +428,7 @@ def _classify(args: argparse.Namespace) -> int:
 
     runner = _Runner(classifier, {"top_k": args.top_k}, summary=summary,
                      details=lambda r: [f"{score:.4f}  {label} ({class_id})" for class_id, score, label in r],
-                     draw=lambda r, image: r.draw(image), file_key="annotated")
+                     draw=lambda r, image: r.draw(image, line_width=args.line_width), file_key="annotated")
     return _predict(runner, args, inputs, outputs)
 
 
@@ -581,6 +586,11 @@ def _add_predict(p: argparse.ArgumentParser) -> None:
                    "terminal")
 
 
+def _add_line_width(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--line-width", type=int, metavar="PX", help="line width of the drawn boxes and labels in "
+                   "pixels (default: scaled to the image)")
+
+
 def _add_normalisation(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mean", type=float, nargs="+", metavar="M", help="normalisation mean (1 or 3 values, R G B) "
                    "in pixel/255 units (default: a zoo model's own, else ImageNet's)")
@@ -605,8 +615,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict = _group(_add_predict, _add_input_size, _add_backend, _add_torch)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    detect = commands.add_parser("detect", parents=[common, predict], help="detect objects in images, folders, "
-                                 "videos and cameras")
+    line_width = _group(_add_line_width)
+    detect = commands.add_parser("detect", parents=[common, predict, line_width], help="detect objects in images, "
+                                 "folders, videos and cameras")
     detect.add_argument("--model", default="yolov3-tiny", help="Darknet cfg, ONNX file or model zoo name "
                         "(default: yolov3-tiny)")
     detect.add_argument("--conf", type=float, default=0.25, help="confidence threshold (default: 0.25)")
@@ -630,7 +641,7 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--save-conf", action="store_true", help="with --save-txt, the confidence as a sixth value")
     detect.set_defaults(run=_detect)
 
-    classify = commands.add_parser("classify", parents=[common, predict, _group(_add_normalisation)],
+    classify = commands.add_parser("classify", parents=[common, predict, line_width, _group(_add_normalisation)],
                                    help="classify images (ImageNet-style classifiers)")
     classify.add_argument("--model", required=True, help="ONNX classifier with an (N, classes) output, or a model "
                           "zoo name")
