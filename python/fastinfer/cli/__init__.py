@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .. import models
+from .. import models as model_zoo  # not `models`: that name is the `fastinfer models` command's module
 from ..errors import FastInferError, InvalidInputError
 from ..io import stream as _stream
 from ..io.images import read_image, write_image
@@ -342,7 +342,7 @@ def model_arg(model: str) -> str:
     else unchanged (the task's loader names the missing file)."""
     if Path(model).exists():
         return model
-    zoo = models.resolve(model)
+    zoo = model_zoo.resolve(model)
     path = None if zoo is None else (zoo.cfg or zoo.onnx)
     return os.fspath(path) if path is not None else model
 
