@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 
 import raycluster
+from conftest import DATA_DIR, ZOO_SEEDS
+from fastinfer import models
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.M | re.S)
@@ -82,12 +84,18 @@ def readme_dir(tmp_path_factory: pytest.TempPathFactory, photos: list[Path]) -> 
         shutil.copy(photo, folder / "photos" / photo.name)
     # The COCO-format example the README's validation section names.
     shutil.copy(Path(__file__).parent / "data" / "coco-sample.json", folder / "coco-sample.json")
+    # A model cache of its own, seeded as the session's is: what the README's blocks fetch (yolov4-tiny) stays
+    # out of the session's cache, whose contents other tests check.
+    home = folder / "fastinfer-home"
+    for name, models_folder in ZOO_SEEDS.items():
+        models.seed(name, DATA_DIR / "models" / models_folder, cache_dir=home)
     return folder
 
 
 def _run(line: int, lang: str, code: str, folder: Path, **extra_env: str) -> None:
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
                MPLBACKEND="Agg", **extra_env)
+    env[models.HOME_ENV] = str(folder / "fastinfer-home")
     if lang == "python":
         command = [sys.executable, "-c", code]
     else:
