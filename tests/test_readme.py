@@ -57,7 +57,7 @@ def _kind(lang: str, code: str) -> str:
 
 
 def _uses_ray(code: str) -> bool:
-    return re.search(r"^import ray\b", code, re.M) is not None
+    return re.search(r"^import .*\bray\b", code, re.M) is not None
 
 
 BLOCKS = _blocks()
